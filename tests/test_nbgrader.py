@@ -1,0 +1,434 @@
+"""The nbgrader side of the course: assignments, student versions and the instructor workflow.
+
+Everything runs in temporary copies of the course directory with a temporary exchange
+directory and temporary Jupyter config/data/runtime directories, so the user's ~/.jupyter
+and /srv/nbgrader are never read or written.
+
+`nbgrader validate` exits 0 even when tests fail, so nothing here trusts an exit status
+for grades: scores are read from the gradebook export (CSV).
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE_ID = "mixed-models"
+ASSIGNMENTS = [
+    "prerequisites",
+    "practice_test",
+    "design_effects",
+    "ex1_fit_extract",
+    "ex2_lm_vs_lmer",
+    "ex3_glmm_icc",
+    "ex4_correlated_vs_uncorrelated",
+    "ex5_convergence",
+]
+# Short enough to keep the endless-loop submission cheap, long enough for any model fit here.
+# (The course's own nbgrader_config.py uses 60 s; test_config_values checks that.)
+TEST_CELL_TIMEOUT = 20
+MAX_SECONDS_PER_SUBMISSION = 30
+
+
+def _find_bin(name):
+    for candidate in (REPO / ".venv" / "bin" / name, Path(sys.executable).parent / name):
+        if candidate.exists():
+            return candidate
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+NBGRADER = _find_bin("nbgrader")
+pytestmark = pytest.mark.skipif(NBGRADER is None, reason="nbgrader is not installed")
+
+
+def present_assignments():
+    """Assignments whose source notebook exists (all of ASSIGNMENTS once the course is complete)."""
+    return [a for a in ASSIGNMENTS if (REPO / "solutions" / a / f"{a}.ipynb").exists()]
+
+
+def needs_library(assignment):
+    return assignment.startswith("ex")
+
+
+def library_ready(need_glmer=False):
+    """True when mixedlite is importable in the interpreter the grading kernel uses."""
+    code = "import mixedlite as ml; ml.lmer" + ("; ml.glmer" if need_glmer else "")
+    python = NBGRADER.parent / "python" if NBGRADER else Path(sys.executable)
+    result = subprocess.run([str(python), "-c", code], capture_output=True)
+    return result.returncode == 0
+
+
+def gradable_assignments():
+    """Assignments whose solutions can run here (the model exercises need mixedlite)."""
+    ready = {False: library_ready(), True: library_ready(need_glmer=True)}
+    return [a for a in present_assignments()
+            if not needs_library(a) or ready[a == "ex3_glmm_icc"]]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def read_nb(path):
+    return json.loads(Path(path).read_text())
+
+
+def write_nb(nb, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+
+
+def grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def source(cell):
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def cell_by_id(nb, gid):
+    for cell in nb["cells"]:
+        if grade_id(cell) == gid:
+            return cell
+    raise KeyError(gid)
+
+
+def max_points(nb):
+    return sum(c["metadata"]["nbgrader"].get("points", 0)
+               for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade"))
+
+
+class Env:
+    """A sandbox: environment variables that keep nbgrader and Jupyter inside tmp_path."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.exchange = self.root / "exchange"
+        self.exchange.mkdir(parents=True, exist_ok=True)
+        self.exchange.chmod(0o777)
+        config_dir = self.root / "jupyter_config"
+        config_dir.mkdir(exist_ok=True)
+        # Shared by instructor and student, as a JupyterHub's system-wide config would be.
+        (config_dir / "nbgrader_config.py").write_text(
+            f"c = get_config()\nc.Exchange.root = {str(self.exchange)!r}\n")
+        self.vars = dict(os.environ)
+        self.vars.pop("JUPYTER_CONFIG_PATH", None)
+        self.vars.update(
+            JUPYTER_CONFIG_DIR=str(config_dir),
+            JUPYTER_DATA_DIR=str(self.root / "jupyter_data"),
+            JUPYTER_RUNTIME_DIR=str(self.root / "jupyter_runtime"),
+            IPYTHONDIR=str(self.root / "ipython"),
+            PATH=f"{NBGRADER.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # nbgrader calls `alembic`
+            PYTHONDONTWRITEBYTECODE="1",
+            MPLBACKEND="Agg",
+        )
+
+    def nbgrader(self, *args, cwd, check=True, timeout=900):
+        result = subprocess.run([str(NBGRADER), *args], cwd=cwd, env=self.vars,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"nbgrader {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        return result
+
+
+def make_course(tmp_path, env):
+    """A fresh course directory: the repo's config and solutions, student versions regenerated."""
+    course = Path(tmp_path) / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(REPO / "solutions", course / "solutions")
+    env.nbgrader("generate_assignment", "*", "--force", cwd=course)
+    return course
+
+
+def export_grades(env, course):
+    """{(student, assignment): (score, max_score)} from `nbgrader export` (CSV)."""
+    out = course / "grades.csv"
+    env.nbgrader("export", f"--to={out}", cwd=course)
+    with open(out, newline="") as fh:
+        return {(row["student_id"], row["assignment"]): (float(row["score"]), float(row["max_score"]))
+                for row in csv.DictReader(fh)}
+
+
+def solved(course, assignment):
+    """The student version with every solution cell filled in as the solutions notebook has it."""
+    nb = read_nb(course / "exercises" / assignment / f"{assignment}.ipynb")
+    src = read_nb(course / "solutions" / assignment / f"{assignment}.ipynb")
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution"):
+            cell["source"] = source(cell_by_id(src, meta["grade_id"]))
+    return nb
+
+
+def answered(course, assignment, answers):
+    """The student version with the given answer cells (grade_id -> source) filled in."""
+    nb = read_nb(course / "exercises" / assignment / f"{assignment}.ipynb")
+    for gid, text in answers.items():
+        cell_by_id(nb, gid)["source"] = text
+    return nb
+
+
+def submit_directly(course, student, assignment, nb):
+    """Place a submission where `nbgrader collect` would put it."""
+    folder = course / "submitted" / student / assignment
+    write_nb(nb, folder / f"{assignment}.ipynb")
+    (folder / "timestamp.txt").write_text("2025-01-01 12:00:00.000000 UTC")
+
+
+# ---------------------------------------------------------------------------- fast checks
+
+
+def test_assignments_present():
+    missing = [a for a in ASSIGNMENTS if a not in present_assignments()]
+    assert not missing, f"source notebooks missing in solutions/: {missing}"
+
+
+def test_config_values():
+    from traitlets.config import Config
+
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(REPO / "nbgrader_config.py")}
+    exec(compile((REPO / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)
+    assert config.CourseDirectory.course_id == COURSE_ID
+    assert config.CourseDirectory.source_directory == "solutions"
+    assert config.CourseDirectory.release_directory == "exercises"
+    assert Path(config.CourseDirectory.root) == REPO
+    assert config.Execute.timeout == 60
+    assert config.Execute.interrupt_on_timeout is True
+    assert config.OverwriteCells.add_missing_cells is True
+
+
+@pytest.mark.parametrize("folder", ["solutions", "exercises"])
+def test_notebook_hygiene(folder):
+    """python3 kernelspec, no stored outputs, one notebook per assignment named after it."""
+    for assignment in present_assignments():
+        path = REPO / folder / assignment / f"{assignment}.ipynb"
+        assert path.exists(), f"{path} is missing"
+        nb = read_nb(path)
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", f"{path}: kernelspec must be python3"
+        assert source(nb["cells"][0]).lstrip().startswith("# "), f"{path}: first cell must be a title"
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs"), f"{path}: cell {grade_id(cell)} has stored outputs"
+                assert cell.get("execution_count") is None, f"{path}: cell {grade_id(cell)} has an execution count"
+
+
+def test_sources_have_solutions_and_hidden_tests():
+    for assignment in present_assignments():
+        nb = read_nb(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+        tests = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+        answers = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+        assert tests and answers, f"{assignment}: needs answer cells and autograded test cells"
+        for cell in tests:
+            text = source(cell)
+            assert "### BEGIN HIDDEN TESTS" in text, f"{assignment}/{grade_id(cell)}: no hidden tests"
+            assert cell["metadata"]["nbgrader"].get("points", 0) > 0, f"{assignment}/{grade_id(cell)}: no points"
+        for cell in answers:
+            assert "### BEGIN SOLUTION" in source(cell), f"{assignment}/{grade_id(cell)}: no solution region"
+
+
+def test_student_versions_hide_solutions_and_hidden_tests():
+    for assignment in present_assignments():
+        text = (REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text()
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in text, f"exercises/{assignment}: contains {marker!r}"
+        src = read_nb(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+        for cell in src["cells"]:
+            text_src = source(cell)
+            if "### BEGIN HIDDEN TESTS" in text_src:
+                hidden = text_src.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+                for line in filter(None, (l.strip() for l in hidden.splitlines())):
+                    assert line not in text, f"exercises/{assignment}: a hidden test leaked: {line}"
+
+
+# ---------------------------------------------------------------------------- nbgrader runs
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """A temporary course directory in which `nbgrader generate_assignment` has just run."""
+    root = tmp_path_factory.mktemp("generated")
+    env = Env(root)
+    return env, make_course(root, env)
+
+
+def comparable(nb):
+    """A notebook reduced to what matters: cell types, sources, nbgrader metadata minus checksums."""
+    cells = []
+    for cell in nb["cells"]:
+        meta = dict(cell["metadata"].get("nbgrader", {}))
+        meta.pop("checksum", None)
+        cells.append((cell["cell_type"], source(cell), json.dumps(meta, sort_keys=True)))
+    return nb["metadata"].get("kernelspec"), cells
+
+
+@pytest.mark.slow
+def test_exercises_match_generate_assignment(generated):
+    """exercises/ is exactly what `nbgrader generate_assignment` makes from solutions/."""
+    env, course = generated
+    fresh = sorted(p.relative_to(course / "exercises") for p in (course / "exercises").rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(REPO / "exercises") for p in (REPO / "exercises").rglob("*")
+                       if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    hint = "regenerate with: .venv/bin/nbgrader generate_assignment '*' --force (from the repository root)"
+    assert committed == fresh, f"exercises/ has other files than generate_assignment makes; {hint}"
+    for rel in fresh:
+        if rel.suffix == ".ipynb":
+            assert comparable(read_nb(REPO / "exercises" / rel)) == comparable(read_nb(course / "exercises" / rel)), \
+                f"exercises/{rel} differs from the generated version; {hint}"
+        else:
+            assert (REPO / "exercises" / rel).read_bytes() == (course / "exercises" / rel).read_bytes(), \
+                f"exercises/{rel} differs; {hint}"
+
+
+# Prerequisites answers: right and wrong letters.
+RIGHT = {"q1": 'q1 = "b"', "q2": 'q2 = "d"', "q3": 'q3 = "a"'}
+WRONG = {"q1": 'q1 = "a"', "q2": 'q2 = "b"', "q3": 'q3 = "c"'}
+
+
+def prerequisites_submissions(course):
+    """Awkward submissions of the prerequisites quiz and the score each has earned (out of 3)."""
+    a = "prerequisites"
+    subs = {}
+    subs["partial"] = (answered(course, a, {**RIGHT, "q2": WRONG["q2"]}), 2)
+    subs["raises"] = (answered(course, a, {
+        "q1": 'q1 = "b"\nraise RuntimeError("a bug after the answer")',  # answer set before the error: earns it
+        "q2": "q2 = undefined_name",                                        # NameError: q2 never set
+        "q3": RIGHT["q3"],
+    }), 2)
+    subs["loops"] = (answered(course, a, {
+        "q1": "while True:\n    pass\nq1 = 'b'",  # interrupted after the cell timeout; q1 never set
+        "q2": RIGHT["q2"], "q3": RIGHT["q3"],
+    }), 2)
+    nb = answered(course, a, RIGHT)
+    nb["cells"] = [c for c in nb["cells"] if grade_id(c) not in ("test_q2", "test_q3")]
+    subs["deleted_tests"] = (nb, 3)
+    nb = answered(course, a, {**RIGHT, "q2": WRONG["q2"]})
+    cell_by_id(nb, "test_q2")["source"] = "pass  # no test here"
+    cell_by_id(nb, "test_q1")["metadata"]["nbgrader"]["points"] = 100
+    subs["edited_tests"] = (nb, 2)
+    nb = answered(course, a, {"q1": RIGHT["q1"], "q2": "", "q3": ""})
+    cell_by_id(nb, "test_q3")["source"] = ""
+    subs["emptied"] = (nb, 1)
+    return subs
+
+
+def design_effects_partial(course):
+    """Right functions, a forgotten square root in B1 (3 points), DEFF instead of its root in B3 (1 point)."""
+    a = "design_effects"
+    nb = solved(course, a)
+    cell_by_id(nb, "b1")["source"] = (
+        "deff_trial = design_effect(10, 0.6)\n"
+        "n_eff_trial = effective_sample_size(1000, 10, 0.6)\n"
+        "se_mixed_trial = 0.5 * deff_trial\n")
+    cell_by_id(nb, "b3")["source"] = "se_factor_longitudinal = design_effect(10, 0.5)\n"
+    return nb, max_points(nb) - 3 - 1
+
+
+@pytest.mark.slow
+def test_autograde_scores(tmp_path):
+    """One `nbgrader autograde` run over every assignment: solutions full, blanks zero, the rest as earned."""
+    env = Env(tmp_path)
+    course = make_course(tmp_path, env)
+    assignments = gradable_assignments()
+    expected = {}
+    for a in assignments:
+        nb = solved(course, a)
+        submit_directly(course, "solved", a, nb)
+        expected[("solved", a)] = max_points(nb)
+        submit_directly(course, "blank", a, read_nb(course / "exercises" / a / f"{a}.ipynb"))
+        expected[("blank", a)] = 0
+    for student, (nb, score) in prerequisites_submissions(course).items():
+        submit_directly(course, student, "prerequisites", nb)
+        expected[(student, "prerequisites")] = score
+    nb, score = design_effects_partial(course)
+    submit_directly(course, "partial", "design_effects", nb)
+    expected[("partial", "design_effects")] = score
+
+    start = time.perf_counter()
+    result = env.nbgrader("autograde", "*", f"--Execute.timeout={TEST_CELL_TIMEOUT}", cwd=course, check=False)
+    elapsed = time.perf_counter() - start
+    per_submission = elapsed / len(expected)
+    print(f"\nautograded {len(expected)} submissions of {len(assignments)} assignments in {elapsed:.1f} s "
+          f"({per_submission:.1f} s per submission, one of them waiting out a {TEST_CELL_TIMEOUT} s cell timeout)")
+    assert result.returncode == 0, f"autograde reported errors:\n{result.stderr[-6000:]}"
+
+    grades = export_grades(env, course)
+    observed = {key: grades[key][0] for key in expected}
+    for key, score in sorted(expected.items()):
+        print(f"  {key[0]:>14} {key[1]:<32} {observed[key]:5.1f} / {grades[key][1]:.0f}")
+    wrong = {key: (observed[key], score) for key, score in expected.items() if observed[key] != score}
+    assert not wrong, f"(student, assignment): (observed, expected) scores differ: {wrong}"
+
+    # The endless loop was interrupted, not fatal: its notebook records the timeout and the later cells ran.
+    looped = read_nb(course / "autograded" / "loops" / "prerequisites" / "prerequisites.ipynb")
+    errors = [o.get("ename") for o in cell_by_id(looped, "q1").get("outputs", []) if o["output_type"] == "error"]
+    assert errors, "the looping cell should show an error after being interrupted"
+    # Deleted test cells were restored from the gradebook.
+    restored = read_nb(course / "autograded" / "deleted_tests" / "prerequisites" / "prerequisites.ipynb")
+    assert {"test_q2", "test_q3"} <= {grade_id(c) for c in restored["cells"]}
+    # Edited test cells were overwritten with the instructor's version (hidden tests included).
+    edited = read_nb(course / "autograded" / "edited_tests" / "prerequisites" / "prerequisites.ipynb")
+    assert "BEGIN HIDDEN TESTS" in source(cell_by_id(edited, "test_q2"))
+    assert grades[("edited_tests", "prerequisites")][1] == 3, "edited points must not change the maximum"
+    assert per_submission < MAX_SECONDS_PER_SUBMISSION
+
+
+@pytest.mark.slow
+def test_instructor_workflow(tmp_path):
+    """release -> fetch -> submit -> collect -> autograde -> feedback -> export, through an exchange directory."""
+    env = Env(tmp_path)
+    course = make_course(tmp_path, env)
+    student_home = tmp_path / "student"
+    student_home.mkdir()
+    (student_home / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.Exchange.path_includes_course = True\n")
+    course_flag = f"--course={COURSE_ID}"
+    assignment = "prerequisites"
+    # The student id is the account the student runs nbgrader under (here: this process's user).
+    from pwd import getpwuid
+    student = getpwuid(os.getuid())[0]
+
+    env.nbgrader("release_assignment", assignment, cwd=course)
+    listing = env.nbgrader("list", course_flag, cwd=student_home)
+    assert assignment in listing.stdout + listing.stderr
+
+    env.nbgrader("fetch_assignment", assignment, course_flag, cwd=student_home)
+    work = student_home / COURSE_ID / assignment / f"{assignment}.ipynb"
+    assert work.exists(), "fetch_assignment should put the notebook under <course>/<assignment>/"
+    nb = read_nb(work)
+    for gid, text in {**RIGHT, "q3": WRONG["q3"]}.items():  # two right, one wrong
+        cell_by_id(nb, gid)["source"] = text
+    write_nb(nb, work)
+    env.nbgrader("submit", assignment, course_flag, cwd=student_home)
+
+    env.nbgrader("collect", assignment, cwd=course)
+    assert (course / "submitted" / student / assignment / f"{assignment}.ipynb").exists()
+
+    start = time.perf_counter()
+    env.nbgrader("autograde", assignment, cwd=course)
+    elapsed = time.perf_counter() - start
+    print(f"\nautograding one submission of {assignment!r} took {elapsed:.1f} s")
+    assert elapsed < MAX_SECONDS_PER_SUBMISSION
+
+    env.nbgrader("generate_feedback", assignment, cwd=course)
+    assert (course / "feedback" / student / assignment / f"{assignment}.html").exists()
+    env.nbgrader("release_feedback", assignment, cwd=course)
+    env.nbgrader("fetch_feedback", assignment, course_flag, cwd=student_home)
+    feedback = list((student_home / COURSE_ID / assignment / "feedback").rglob(f"{assignment}.html"))
+    assert feedback, "the student should have received an HTML feedback file"
+    html = feedback[0].read_text()
+    assert "not the best answer" in html, "feedback should show the failing hidden test's message"
+
+    grades = export_grades(env, course)
+    assert grades[(student, assignment)] == (2.0, 3.0)
