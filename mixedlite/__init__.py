@@ -1,0 +1,16 @@
+"""mixedlite: mixed-effects models in a few readable modules, with lme4's numbers.
+
+    import mixedlite as ml
+    d = ml.load_dataset("sleepstudy")
+    m = ml.lmer("Reaction ~ Days + (Days | Subject)", d)
+    print(m.summary())
+"""
+from .datasets import list_datasets, load_dataset
+from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size
+from .formula import expand_formula, parse_formula
+from .lmm import LinearMixedModel, lmer
+
+__all__ = [
+    "ConvergenceWarning", "LinearMixedModel", "SingularFitWarning", "design_effect", "effective_sample_size",
+    "expand_formula", "list_datasets", "lmer", "load_dataset", "parse_formula",
+]

@@ -1,0 +1,103 @@
+"""From a formula and a DataFrame to the arrays of a mixed model: y, X and the random terms.
+
+This is where bad input is caught, with messages that name the problem and the fix:
+missing columns, missing values (rows dropped as lme4's ``na.omit`` does, with a warning
+that says how many), formulas without a random term, and rank-deficient fixed effects
+(columns dropped as lme4 does, with a warning that names them).
+"""
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .formula import as_factor, evaluate, is_factor, model_matrix, parse_formula, used_variables
+from .terms import RandomEffectsTerm
+
+
+class Design:
+    """The response, fixed-effects matrix and random-effects terms of one model.
+
+    Terms are ordered by decreasing number of levels, as lme4 orders them.
+    """
+
+    def __init__(self, formula, data, extra_columns=()):
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        self.formula_text = formula
+        self.formula = parse_formula(formula)
+        if not self.formula.random:
+            raise ValueError(
+                f"the formula {formula!r} has no random-effects term such as (1 | group). "
+                "Add one, e.g. 'y ~ x + (1 | subject)'; a model without random effects is an "
+                "ordinary regression (numpy.linalg.lstsq or statsmodels' ols).")
+        self.data = _complete_cases(data, used_variables(self.formula, extra_columns))
+        self.n = len(self.data)
+        fixed = model_matrix(self.formula.fixed, self.data)
+        self.X = _drop_aliased_columns(fixed)
+        terms = [RandomEffectsTerm(t, self.data) for t in self.formula.random]
+        self.terms = sorted(terms, key=lambda t: -t.n_levels)
+        for term in self.terms:
+            if term.n_levels < 2:
+                raise ValueError(f"the grouping factor '{term.group}' has only {term.n_levels} level in the data: "
+                                 "a random effect needs a factor with several sampled levels")
+
+    def response(self):
+        """The response evaluated on the data (a column, a transform, or cbind(...))."""
+        return evaluate(self.formula.response, self.data)
+
+    @property
+    def fixed_names(self):
+        return list(self.X.columns)
+
+    @property
+    def theta_names(self):
+        return [name for t in self.terms for name in t.theta_names]
+
+    @property
+    def theta_lower(self):
+        return np.concatenate([t.theta_lower for t in self.terms])
+
+    @property
+    def theta_start(self):
+        return np.concatenate([t.theta_start for t in self.terms])
+
+    def split_theta(self, theta):
+        """Cut the full theta vector into one piece per term."""
+        edges = np.cumsum([0] + [t.n_theta for t in self.terms])
+        return [theta[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _complete_cases(data, columns):
+    """Check the columns exist and drop rows with a missing value in any of them (na.omit)."""
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise KeyError(f"column {missing[0]!r} is not in the data; check the spelling in the formula. "
+                       f"Available columns: {', '.join(map(str, data.columns))}")
+    used = data[columns]
+    incomplete = used.isna().any(axis=1)
+    if incomplete.any():
+        bad = [c for c in columns if used[c].isna().any()]
+        warnings.warn(f"dropped {int(incomplete.sum())} of {len(data)} rows with missing values in "
+                      f"{', '.join(bad)} (as lme4's na.omit); fill or remove them first to keep every row",
+                      stacklevel=3)
+    frame = used.loc[~incomplete].copy()
+    for column in columns:  # factors keep only the levels that occur, as R's model.frame
+        if is_factor(frame[column]):
+            frame[column] = as_factor(frame[column]).cat.remove_unused_categories()
+    return frame
+
+
+def _drop_aliased_columns(X):
+    """Drop columns that are linear combinations of earlier ones, as lme4 does, and say which."""
+    values = X.to_numpy(dtype=float)
+    keep = []
+    for j in range(values.shape[1]):
+        candidate = keep + [j]
+        if np.linalg.matrix_rank(values[:, candidate]) == len(candidate):
+            keep.append(j)
+    dropped = [c for j, c in enumerate(X.columns) if j not in keep]
+    if dropped:
+        warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column(s): "
+                      f"{', '.join(dropped)}. These predictors are linear combinations of others; "
+                      "remove them from the formula to silence this", stacklevel=3)
+    return X.iloc[:, keep]

@@ -1,0 +1,144 @@
+"""Is the fit trustworthy?  Convergence checks, singular fits, the ICC and the design effect.
+
+The checks are lme4's (``?convergence``, ``checkConv``):
+
+* singular fit: a variance parameter on its boundary, ``theta_i < 1e-4`` for a diagonal
+  element of T (``isSingular``): a standard deviation estimated as zero or a correlation of +-1;
+* gradient: the finite-difference gradient g and Hessian H of the criterion at the optimum;
+  the scaled gradient ``H^-1/2 g`` must satisfy ``max(min(|scaled|, |g|)) < 0.002``;
+* Hessian: no negative eigenvalues, not numerically singular, and neither a very large
+  eigenvalue (``max * 1e-6 > 1``) nor a large eigenvalue ratio (``min / max < 1e-6``);
+* predictor scales: continuous columns of X with standard deviations more than 1000-fold
+  apart (or from 1) make the optimisation ill-conditioned: rescale them.
+
+Problems are raised as :class:`ConvergenceWarning` (singular fits as its subclass
+:class:`SingularFitWarning`) and kept, as text, in ``model.convergence``.
+"""
+import warnings
+
+import numpy as np
+
+GRADIENT_TOL = 2e-3
+HESSIAN_TOL = 1e-6
+SINGULAR_TOL = 1e-4
+DERIVATIVE_STEP = 1e-4
+MAX_NOBS_FOR_DERIVATIVES = 10_000  # lme4 skips the derivative checks for larger data
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser's answer may not be a trustworthy maximum of the likelihood."""
+
+
+class SingularFitWarning(ConvergenceWarning):
+    """A variance component was estimated on its boundary (zero variance or |correlation| = 1)."""
+
+
+def is_singular(theta, lower, tol=SINGULAR_TOL):
+    """lme4's ``isSingular``: a bounded (diagonal) theta element below ``tol``."""
+    theta, lower = np.asarray(theta), np.asarray(lower)
+    return bool(np.any(theta[lower == 0] < tol))
+
+
+def finite_differences(fun, x, step=DERIVATIVE_STEP):
+    """Central-difference gradient and Hessian of ``fun`` at ``x`` (lme4's ``deriv12``)."""
+    x = np.asarray(x, dtype=float)
+    k = len(x)
+    f0 = fun(x)
+    gradient, hessian = np.zeros(k), np.zeros((k, k))
+    f_plus, f_minus = np.zeros(k), np.zeros(k)
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = step
+        f_plus[i], f_minus[i] = fun(x + e), fun(x - e)
+        gradient[i] = (f_plus[i] - f_minus[i]) / (2 * step)
+        hessian[i, i] = (f_plus[i] - 2 * f0 + f_minus[i]) / step**2
+    for i in range(k):
+        for j in range(i):
+            e_i, e_j = np.zeros(k), np.zeros(k)
+            e_i[i], e_j[j] = step, step
+            hessian[i, j] = hessian[j, i] = (
+                fun(x + e_i + e_j) - f_plus[i] - f_plus[j] + 2 * f0 - f_minus[i] - f_minus[j] + fun(x - e_i - e_j)
+            ) / (2 * step**2)
+    return gradient, hessian
+
+
+def check_gradient(gradient, hessian, tol=GRADIENT_TOL):
+    """lme4's gradient check; returns a message or None."""
+    if not np.all(np.isfinite(gradient)):
+        return "Model failed to converge: non-finite gradient"
+    try:
+        scaled = np.linalg.solve(np.linalg.cholesky(hessian).T, gradient)
+    except np.linalg.LinAlgError:
+        return "unable to evaluate scaled gradient"
+    smallest = np.minimum(np.abs(scaled), np.abs(gradient))
+    if smallest.max() > tol:
+        return (f"Model failed to converge with max|grad| = {smallest.max():.6g} "
+                f"(tol = {tol:g}, component {int(smallest.argmax()) + 1})")
+    return None
+
+
+def check_hessian(hessian, tol=HESSIAN_TOL, kind=""):
+    """lme4's Hessian check; returns a list of messages."""
+    label = f" {kind}" if kind else ""
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    negative = int(np.sum(eigenvalues < -tol))
+    if negative:
+        return [f"Model failed to converge: degenerate{label} Hessian with {negative} negative eigenvalues"]
+    if np.any(np.abs(eigenvalues) < tol):
+        return [f"{kind.capitalize() + ' ' if kind else ''}Hessian is numerically singular: "
+                "parameters are not uniquely determined"]
+    messages = []
+    if eigenvalues.max() * tol > 1:
+        messages.append("Model is nearly unidentifiable: very large eigenvalue - Rescale variables?")
+    if eigenvalues.min() / eigenvalues.max() < tol:
+        messages.append("Model is nearly unidentifiable: large eigenvalue ratio - Rescale variables?")
+    return messages
+
+
+def check_predictor_scales(X):
+    """lme4's ``checkScaleX``: warn when continuous predictors have wildly different scales."""
+    X = np.asarray(X, dtype=float)
+    continuous = [j for j in range(X.shape[1]) if not np.all(np.isin(X[:, j], (0.0, 1.0)))]
+    if not continuous:
+        return None
+    sd = X[:, continuous].std(axis=0, ddof=1)
+    sd = sd[sd > 0]
+    log_sd = np.log(sd)
+    spread = np.abs(log_sd[:, None] - log_sd[None, :])
+    if np.any(np.abs(log_sd) > np.log(1e3)) or np.any(spread > np.log(1e3)):
+        return "Some predictor variables are on very different scales: consider rescaling"
+    return None
+
+
+def convergence_messages(objective, theta, lower, nobs, optimizer_message=None):
+    """All of lme4's post-fit checks of a linear mixed model; a list of messages."""
+    messages = []
+    if optimizer_message:
+        messages.append(optimizer_message)
+    singular = is_singular(theta, lower)
+    if singular:
+        messages.append("boundary (singular) fit: see help('isSingular')")
+    if nobs <= MAX_NOBS_FOR_DERIVATIVES and not singular:
+        gradient, hessian = finite_differences(objective, theta)
+        message = check_gradient(gradient, hessian)
+        if message:
+            messages.append(message)
+        messages += check_hessian(hessian)
+    return messages
+
+
+def report(messages):
+    """Raise each convergence message as a warning, a singular fit as :class:`SingularFitWarning`."""
+    for message in messages:
+        category = SingularFitWarning if message.startswith("boundary (singular)") else ConvergenceWarning
+        warnings.warn(message, category, stacklevel=3)
+
+
+def design_effect(cluster_size, icc):
+    """Kish's design effect ``1 + (K - 1) ICC``: the variance inflation of a cluster mean."""
+    return 1 + (np.asarray(cluster_size) - 1) * np.asarray(icc)
+
+
+def effective_sample_size(n_total, cluster_size, icc):
+    """``n / (1 + (K - 1) ICC)``: how many independent observations the clustered data are worth."""
+    return np.asarray(n_total) / design_effect(cluster_size, icc)

@@ -1,0 +1,403 @@
+"""Linear mixed models: penalized least squares and the profiled (REML) deviance.
+
+The model (Bates, Maechler, Bolker and Walker 2015, lme4's ``lmer``)::
+
+    y = X beta + Z b + e,   b = Lambda(theta) u,   u ~ N(0, sigma^2 I),   e ~ N(0, sigma^2 I)
+
+For a given theta, beta and u minimise the penalized residual sum of squares
+``r^2 = |y - X beta - Z Lambda u|^2 + |u|^2``.  With the Cholesky factor L of
+``Lambda' Z' Z Lambda + I`` and R_X of the fixed-effects part, the profiled criteria are
+
+    ML deviance:    log|L|^2 + n (1 + log(2 pi r^2 / n))
+    REML criterion: log|L|^2 + log|R_X|^2 + (n - p) (1 + log(2 pi r^2 / (n - p)))
+
+and theta is chosen by bounded derivative-free optimisation of the criterion.
+
+Speed comes from the blocked Cholesky of MixedModels.jl.  The term with most levels comes
+first; its block of ``Lambda' Z' Z Lambda + I`` is block diagonal (one small p x p block per
+level), so it is factored level by level.  Everything else -- the other random terms, X
+and y -- forms one small dense block: the Schur complement
+``S = Lambda_W' (W'W - W'Z1 G Z1'W) Lambda_W + diag(I, 0)`` with ``W = [Z_rest, X, y]``
+and ``G = Lambda_1 (Lambda_1' Z1'Z1 Lambda_1 + I)^-1 Lambda_1'``.  Its Cholesky factor
+holds log|L| of the other terms, R_X, and, in its last diagonal element, r.
+"""
+import copy
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as la
+import scipy.sparse as sp
+
+from .design import Design
+from .diagnostics import check_predictor_scales, convergence_messages, report
+from .formula import is_factor
+from .model import MixedModel
+from .optimize import minimize
+
+DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries
+
+
+class PenalizedLeastSquares:
+    """The cross-products of one model, and its profiled criterion as a function of theta."""
+
+    def __init__(self, design, y, weights=None):
+        self.design = design
+        terms = design.terms
+        X = design.X.to_numpy(dtype=float)
+        self.n, self.p = X.shape
+        first, rest = terms[0], terms[1:]
+        self.first, self.rest = first, rest
+        self.q_rest = sum(t.q for t in rest)
+        Z1 = first.Z()
+        Z_rest = sp.hstack([t.Z() for t in rest], format="csc") if rest else sp.csc_matrix((self.n, 0))
+        self.Z = sp.hstack([Z1, Z_rest], format="csc")
+        self.X = X
+        self.y = np.asarray(y, dtype=float)
+        W = sp.hstack([Z_rest, sp.csc_matrix(np.column_stack([X, self.y]))], format="csc")
+        self.first_crossprod = first.level_crossproducts()
+        WtZ1 = (W.T @ Z1).tocsc()
+        if WtZ1.shape[0] * WtZ1.shape[1] <= DENSE_LIMIT:
+            self.WtZ1, self._sandwich_map = WtZ1.toarray(), None
+        else:
+            self.WtZ1, self._sandwich_map = WtZ1, SandwichMap(WtZ1, first.p)
+        self.WtW = (W.T @ W).toarray()
+        self._penalty = np.r_[np.ones(self.q_rest), np.zeros(self.p + 1)]
+        self._scalar_rest = all(t.p == 1 for t in rest)
+
+    def with_response(self, y):
+        """A copy for a new response: only the cross-products with y change."""
+        y = np.asarray(y, dtype=float)
+        if self._sandwich_map is not None:
+            return PenalizedLeastSquares(self.design, y)
+        new = copy.copy(self)
+        new.y = y
+        Wy = np.r_[self.Z[:, self.first.q:].T @ y, self.X.T @ y, y @ y]
+        new.WtZ1 = self.WtZ1.copy()
+        new.WtZ1[-1] = self.Z[:, : self.first.q].T @ y
+        new.WtW = self.WtW.copy()
+        new.WtW[-1, :] = Wy
+        new.WtW[:, -1] = Wy
+        return new
+
+    # ------------------------------------------------------------ Lambda
+
+    def _lambda_rest(self, thetas):
+        """Lambda of the non-leading terms together with an identity for X and y (sparse)."""
+        blocks = [sp.kron(sp.identity(t.n_levels), t.factor(th)) for t, th in zip(self.rest, thetas)]
+        return sp.block_diag(blocks + [sp.identity(self.p + 1)], format="csr")
+
+    def factorize(self, theta):
+        """Factor the model at theta: the leading term's per-level Cholesky factors and R (dense).
+
+        Returns (T1, L1, R) with ``L1[j] L1[j]' = T1' Z1j' Z1j T1 + I`` and ``R R' = S``.
+        """
+        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        T1 = self.first.factor(thetas[0])
+        M1 = np.einsum("ji,ljk,km->lim", T1, self.first_crossprod, T1) + np.eye(self.first.p)
+        L1 = np.linalg.cholesky(M1)
+        G = T1 @ np.linalg.inv(M1) @ T1.T  # (levels, p, p): T1 M1^-1 T1'
+        S = self._scale(thetas[1:], self.WtW - self._sandwich(G))
+        S[np.diag_indices_from(S)] += self._penalty
+        R, info = la.lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the penalized cross-product matrix is not positive definite")
+        return T1, L1, R
+
+    def _sandwich(self, G):
+        """``W'Z1 G Z1'W`` for block-diagonal G given as (levels, p, p)."""
+        if self._sandwich_map is not None:
+            return self._sandwich_map(G)
+        B = self.WtZ1
+        BG = np.einsum("mlp,lpq->mlq", B.reshape(B.shape[0], -1, self.first.p), G).reshape(B.shape)
+        return BG @ B.T
+
+    def _scale(self, thetas, A):
+        """``Lambda_W' A Lambda_W`` for symmetric A; a row and column scaling when all terms are scalar."""
+        if not self.rest:
+            return A
+        if self._scalar_rest:
+            s = np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas)] + [np.ones(self.p + 1)])
+            A *= s[:, None]
+            A *= s[None, :]
+            return A
+        Lam = self._lambda_rest(thetas)
+        return Lam.T @ (Lam.T @ A).T
+
+    # ------------------------------------------------------------ criteria
+
+    def pieces(self, theta):
+        """log|L|^2, log|R_X|^2 and the penalized residual sum of squares r^2 at theta."""
+        _, L1, R = self.factorize(theta)
+        d = np.log(np.diagonal(R))
+        logdet_L = 2 * np.log(np.diagonal(L1, axis1=1, axis2=2)).sum() + 2 * d[: self.q_rest].sum()
+        logdet_RX = 2 * d[self.q_rest: self.q_rest + self.p].sum()
+        return logdet_L, logdet_RX, np.diagonal(R)[-1] ** 2
+
+    def objective(self, theta, REML=True):
+        """The profiled REML criterion (REML=True) or deviance (-2 log-likelihood, REML=False)."""
+        try:
+            logdet_L, logdet_RX, r2 = self.pieces(theta)
+        except (np.linalg.LinAlgError, la.LinAlgError):
+            return np.inf
+        if REML:
+            nu = self.n - self.p
+            return logdet_L + logdet_RX + nu * (1 + np.log(2 * np.pi * r2 / nu))
+        return logdet_L + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
+
+    # ------------------------------------------------------------ solution
+
+    def solve(self, theta, REML=True):
+        """Everything at theta: beta, the spherical u, b = Lambda u, sigma, vcov(beta), R_X."""
+        T1, L1, R = self.factorize(theta)
+        R = np.tril(R)
+        qr, p = self.q_rest, self.p
+        upper = R[:-1, :-1].T
+        v = la.solve_triangular(upper, R[-1, :-1], lower=False)  # [u_rest; beta]
+        u_rest, beta = v[:qr], v[qr:]
+        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        b_rest = self._lambda_rest(thetas[1:])[:qr, :qr] @ u_rest if qr else np.zeros(0)
+        Z1 = self.Z[:, : self.first.q]
+        resid_1 = self.y - self.X @ beta - self.Z[:, self.first.q:] @ b_rest
+        rhs = (Z1.T @ resid_1).reshape(-1, self.first.p) @ T1  # rows: (T1' Z1j' r)'
+        u1 = np.linalg.solve(L1.transpose(0, 2, 1), np.linalg.solve(L1, rhs[:, :, None]))[:, :, 0]
+        b1 = u1 @ T1.T
+        r2 = R[-1, -1] ** 2
+        sigma = np.sqrt(r2 / (self.n - p if REML else self.n))
+        RX = R[qr: qr + p, qr: qr + p]
+        RX_inv = la.solve_triangular(RX, np.eye(p), lower=True)
+        return dict(beta=beta, u=np.r_[u1.ravel(), u_rest], b=np.r_[b1.ravel(), b_rest],
+                    sigma=sigma, vcov=sigma**2 * RX_inv.T @ RX_inv, RX=RX)
+
+    def conditional_variances(self, theta):
+        """Diagonal blocks of ``Lambda (Lambda' Z' Z Lambda + I)^-1 Lambda'`` per level and term.
+
+        Multiplied by sigma^2 these are lme4's conditional variances (``ranef(condVar=TRUE)``),
+        given beta.  Returns one array (levels, p, p) per term, in term order.
+        """
+        T1, L1, R = self.factorize(theta)
+        R = np.tril(R)
+        qr = self.q_rest
+        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        M1_inv = np.linalg.inv(L1 @ L1.transpose(0, 2, 1))
+        out = []
+        if qr:
+            Lam = self._lambda_rest(thetas[1:])[:qr, :qr].toarray()
+            R_inv = la.solve_triangular(R[:qr, :qr], np.eye(qr), lower=True)
+            # coupling of the leading term to the others: R_rr^-1 Lam_r' Z_r'Z1 T1 M1^-1
+            B = self.WtZ1[:qr]
+            B = B.toarray() if sp.issparse(B) else B
+            C = np.einsum("mlp,pq,lqr->mlr", B.reshape(qr, -1, self.first.p), T1, M1_inv)
+            E = R_inv @ (Lam.T @ C.reshape(qr, -1))
+            E = E.reshape(qr, -1, self.first.p)
+            M1_inv = M1_inv + np.einsum("mli,mlj->lij", E, E)
+            rest_cov = Lam @ R_inv.T @ R_inv @ Lam.T
+        out.append(T1 @ M1_inv @ T1.T)
+        start = 0
+        for term in self.rest:
+            idx = start + np.arange(term.q).reshape(term.n_levels, term.p)
+            out.append(rest_cov[idx[:, :, None], idx[:, None, :]])
+            start += term.q
+        return out
+
+
+class SandwichMap:
+    """``B G B'`` for a sparse B and block-diagonal G, as one sparse matrix-vector product.
+
+    Entry (i, k) of ``B G B'`` is ``sum_l sum_ab B[i, lp+a] G[l, a, b] B[k, lp+b]``: linear in
+    the entries of G with coefficients fixed by B.  Precomputing those coefficients (for the
+    lower triangle) turns each evaluation into one product ``P @ G.ravel()``.
+    """
+
+    def __init__(self, B, p):
+        B = B.tocsc().tocoo()  # entries ordered by column, so by level
+        m = B.shape[0]
+        row, col, val = B.row, B.col, B.data
+        level = col // p
+        counts = np.bincount(level, minlength=B.shape[1] // p)
+        starts = np.cumsum(counts) - counts
+        partners = counts[level]  # every entry pairs with each entry of its own level
+        i = np.repeat(np.arange(len(row)), partners)
+        k = starts[level[i]] + np.arange(len(i)) - np.repeat(np.cumsum(partners) - partners, partners)
+        keep = row[i] >= row[k]
+        i, k = i[keep], k[keep]
+        flat = row[i].astype(np.int64) * m + row[k]
+        g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
+        present = np.zeros(m * m, dtype=bool)
+        present[flat] = True
+        self.lower = np.flatnonzero(present)
+        compact = (np.cumsum(present) - 1)[flat]
+        self.upper = (self.lower % m) * m + self.lower // m
+        self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape=(len(self.lower), B.shape[1] * p))
+        self.m = m
+
+    def __call__(self, G):
+        K = np.zeros(self.m * self.m)
+        values = self.P @ G.ravel()
+        K[self.upper] = values
+        K[self.lower] = values
+        return K.reshape(self.m, self.m)
+
+
+class LinearMixedModel(MixedModel):
+    """A fitted linear mixed model: lme4's ``lmerMod``.  Create it with :func:`lmer`."""
+
+    family = "gaussian"
+
+    def __init__(self, design, REML=True, optimizer="bobyqa", maxeval=100_000, start=None,
+                 check_convergence=True, pls=None):
+        self.design, self.REML = design, bool(REML)
+        self.pls = pls if pls is not None else PenalizedLeastSquares(design, _numeric_response(design))
+        self._Z = self.pls.Z
+        start = design.theta_start if start is None else np.asarray(start, dtype=float)
+        self.optinfo = minimize(self.criterion, start, design.theta_lower, optimizer=optimizer, maxeval=maxeval)
+        self._set_theta(self.optinfo.x)
+        self.convergence = []
+        if not self.optinfo.converged:
+            self.convergence.append(f"convergence code 5 from nloptwrap: {self.optinfo.message} "
+                                    f"Increase maxeval (now {maxeval}) or try another optimizer")
+        if check_convergence:
+            self.convergence += convergence_messages(self.criterion, self._theta, design.theta_lower, self.nobs)
+            scale_message = check_predictor_scales(design.X)
+            if scale_message:
+                self.convergence.insert(0, scale_message)
+        elif self.is_singular():
+            self.convergence.append("boundary (singular) fit: see help('isSingular')")
+        report(self.convergence)
+
+    def criterion(self, theta):
+        """The profiled REML criterion (REML fits) or deviance (ML fits) at theta."""
+        return self.pls.objective(theta, self.REML)
+
+    def _set_theta(self, theta):
+        self._theta = np.asarray(theta, dtype=float)
+        solution = self.pls.solve(self._theta, self.REML)
+        self.beta, self.b, self.u = solution["beta"], solution["b"], solution["u"]
+        self.sigma, self._vcov, self.RX = solution["sigma"], solution["vcov"], solution["RX"]
+        self.objective = self.criterion(self._theta)
+        self._cond_var = [self.sigma**2 * v for v in self.pls.conditional_variances(self._theta)]
+
+    def loglik(self):
+        """The log-likelihood (the REML log-likelihood for REML fits): ``-objective / 2``."""
+        return -self.objective / 2
+
+    def residuals(self, type="response", scaled=False):
+        """Residuals ``y - fitted`` (response, pearson and deviance agree for linear models).
+
+        ``scaled=True`` divides by sigma (the "scaled residuals" of the summary).
+        """
+        if type not in ("response", "pearson", "deviance"):
+            raise ValueError(f"type must be 'response', 'pearson' or 'deviance', not {type!r}")
+        r = self.pls.y - self._linear_predictor()
+        return pd.Series(r / self.sigma if scaled else r, index=self.design.data.index, name="residuals")
+
+    def simulate(self, nsim=1, seed=None):
+        """Simulate responses from the fitted model (new random effects and new noise).
+
+        ``y* = X beta + Z Lambda u* + e*`` with ``u*, e* ~ N(0, sigma^2 I)``; a DataFrame
+        with one column per simulation (``sim_1``, ...), as lme4's ``simulate``.
+        """
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame(self._simulate_array(nsim, rng), index=self.design.data.index,
+                            columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def _simulate_array(self, nsim, rng):
+        fixed = self.design.X.to_numpy() @ self.beta
+        u = rng.standard_normal((self.pls.Z.shape[1], nsim)) * self.sigma
+        b = self._lambda() @ u
+        return fixed[:, None] + self._Z @ b + rng.standard_normal((self.nobs, nsim)) * self.sigma
+
+    def _lambda(self):
+        """Lambda(theta) as a sparse block-diagonal matrix over all random effects."""
+        thetas = self.design.split_theta(self._theta)
+        return sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th))
+                              for t, th in zip(self.design.terms, thetas)], format="csr")
+
+    def refit(self, newresponse, check_convergence=False):
+        """Fit the same model to a new response, reusing the model structure (lme4's ``refit``).
+
+        Starts from this fit's theta, as lme4 does.
+        """
+        y = np.asarray(newresponse, dtype=float)
+        if y.shape != (self.nobs,):
+            raise ValueError(f"newresponse must have one value per observation ({self.nobs}), got shape {y.shape}")
+        return LinearMixedModel(self.design, self.REML, start=self._theta, check_convergence=check_convergence,
+                                pls=self.pls.with_response(y))
+
+    def refit_ml(self):
+        """The same model fitted by maximum likelihood (for likelihood-ratio tests of fixed effects)."""
+        if not self.REML:
+            return self
+        return LinearMixedModel(self.design, REML=False, start=self._theta, pls=self.pls)
+
+    def summary(self, ddf=None):
+        """lme4's summary; ``ddf="Satterthwaite"`` or ``"Kenward-Roger"`` adds lmerTest's df and p-values."""
+        from .display import (Summary, coefficient_text, correlation_text, groups_text,
+                              information_criteria_text, random_effects_text, residual_quantiles_text)
+        if ddf is None:
+            table = pd.DataFrame({"Estimate": self.beta, "Std. Error": np.sqrt(np.diag(self._vcov))},
+                                 index=self.design.fixed_names)
+            table["t value"] = table["Estimate"] / table["Std. Error"]
+        else:
+            from .inference import coefficient_tests
+            table = coefficient_tests(self, ddf)
+        method = "REML" if self.REML else "maximum likelihood "
+        title = (f"Linear mixed model fit by {method}" + (f". t-tests use {ddf}'s method" if ddf else "")
+                 + (" ['lmerModLmerTest']" if ddf else " ['lmerMod']"))
+        lines = [title, f"Formula: {self.formula}", ""]
+        lines.append(f"REML criterion at convergence: {self.objective:.1f}" if self.REML
+                     else information_criteria_text(self))
+        lines += ["", residual_quantiles_text(self.residuals(scaled=True)), "", "Random effects:",
+                  random_effects_text(self.varcorr()), groups_text(self), "", "Fixed effects:",
+                  coefficient_text(table)]
+        if 1 < len(self.beta) <= 12:
+            lines += ["", "Correlation of Fixed Effects:", correlation_text(self.vcov())]
+        lines += [f"{m}" for m in self.convergence]
+        return Summary("\n".join(lines), table)
+
+    def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None):
+        """Confidence intervals with lme4's ``oldNames = FALSE`` row names.
+
+        ``method="Wald"``: ``estimate +- z * SE`` for the fixed effects (variance parameters
+        get NaN, as in lme4).  ``"profile"`` and ``"boot"`` are in :mod:`mixedlite.inference`.
+        """
+        from .inference import confint
+        return confint(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed)
+
+
+def _numeric_response(design):
+    y = design.response()
+    if is_factor(y) if isinstance(y, pd.Series) else np.asarray(y).dtype.kind not in "biuf":
+        raise TypeError(f"the response '{design.formula.response}' is not numeric; lmer fits a continuous "
+                        "response. For a binary or count response use glmer(..., family='binomial' or 'poisson')")
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1:
+        raise ValueError("lmer needs a single numeric response; cbind(...) responses are for glmer")
+    return y
+
+
+def _check_identifiable(design):
+    """lme4's checks that the random effects can be told apart from the residual."""
+    for term in design.terms:
+        if term.n_levels >= design.n:
+            raise ValueError(f"number of levels of each grouping factor must be < number of observations "
+                             f"(problems: {term.group} has {term.n_levels} levels for {design.n} observations). "
+                             "A grouping factor with one observation per level is confounded with the residual; "
+                             "remove the term or group by a coarser factor")
+        if term.q >= design.n:
+            raise ValueError(f"number of observations (={design.n}) <= number of random effects (={term.q}) for "
+                             f"term ({' + '.join(term.names)} | {term.group}); the random-effects parameters and "
+                             "the residual variance are probably unidentifiable. Simplify the random term")
+
+
+def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=None):
+    """Fit a linear mixed model, as lme4's ``lmer``.
+
+    >>> m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))   # doctest: +SKIP
+
+    ``REML=True`` maximises the restricted likelihood (unbiased variance components);
+    ``REML=False`` the likelihood (needed to compare fixed effects by likelihood-ratio tests).
+    ``optimizer`` and ``maxeval`` are the remedies lme4's ``lmerControl`` offers.
+    """
+    design = Design(formula, data)
+    _check_identifiable(design)
+    return LinearMixedModel(design, REML=REML, optimizer=optimizer, maxeval=maxeval, start=start)

@@ -1,0 +1,215 @@
+"""The fitted-model API shared by linear and generalized linear mixed models.
+
+A subclass fits the model and sets: ``design``, ``theta``, ``beta``, ``b`` (random effects,
+term by term, level by level), ``sigma`` (1 for GLMMs), ``_vcov`` (of beta) and
+``_cond_var`` (conditional covariance of b per term, shape (levels, p, p)).
+Everything here is derived from those, with lme4's names and layouts.
+"""
+import numpy as np
+import pandas as pd
+
+from .formula import grouping_factor, model_matrix
+
+
+class MixedModel:
+    """Methods common to :class:`LinearMixedModel` and :class:`GeneralizedLinearMixedModel`."""
+
+    # ------------------------------------------------------------ sizes and names
+
+    @property
+    def nobs(self):
+        return self.design.n
+
+    @property
+    def ngrps(self):
+        """Number of levels of each grouping factor (lme4's ``ngrps``)."""
+        return {t.group: t.n_levels for t in self.design.terms}
+
+    @property
+    def formula(self):
+        return self.design.formula_text
+
+    @property
+    def theta(self):
+        """The relative covariance parameters, with lme4's names (``getME(m, "theta")``)."""
+        return pd.Series(self._theta, index=self.design.theta_names, name="theta")
+
+    def _term_blocks(self, values):
+        """Cut a vector over all random effects into one (levels, p) array per term."""
+        out, start = [], 0
+        for term in self.design.terms:
+            out.append(np.asarray(values[start: start + term.q]).reshape(term.n_levels, term.p))
+            start += term.q
+        return out
+
+    # ------------------------------------------------------------ estimates
+
+    def fixef(self):
+        """Fixed-effects estimates, named as R names the columns of X."""
+        return pd.Series(self.beta, index=self.design.fixed_names, name="Estimate")
+
+    def vcov(self):
+        """Covariance matrix of the fixed-effects estimates."""
+        names = self.design.fixed_names
+        return pd.DataFrame(self._vcov, index=names, columns=names)
+
+    def _term_covariances(self):
+        """Covariance matrix of each term's effects: ``sigma^2 T T'``."""
+        thetas = self.design.split_theta(self._theta)
+        return [self.sigma**2 * t.factor(th) @ t.factor(th).T for t, th in zip(self.design.terms, thetas)]
+
+    def varcorr(self):
+        """Variance components as lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor.
+
+        For each term: one row per variance (sdcor = standard deviation), then one row per
+        covariance (sdcor = correlation); then the residual (linear models only).
+        Terms sharing a grouping factor are named ``g``, ``g.1``, ... as R does.
+        """
+        rows, seen = [], {}
+        for term, cov in zip(self.design.terms, self._term_covariances()):
+            count = seen.get(term.group, 0)
+            seen[term.group] = count + 1
+            grp = term.group if count == 0 else f"{term.group}.{count}"
+            sd = np.sqrt(np.diag(cov))
+            for i, name in enumerate(term.names):
+                rows.append((grp, name, "", cov[i, i], sd[i]))
+            for j in range(term.p):
+                for i in range(j + 1, term.p):
+                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                    rows.append((grp, term.names[j], term.names[i], cov[i, j], corr))
+        if self._has_residual:
+            rows.append(("Residual", "", "", self.sigma**2, self.sigma))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    _has_residual = True
+
+    def _grouped_terms(self):
+        """Terms by grouping factor, in term order: {group: [term indices]}."""
+        groups = {}
+        for k, term in enumerate(self.design.terms):
+            groups.setdefault(term.group, []).append(k)
+        return groups
+
+    def ranef(self, condVar=False):
+        """Conditional modes of the random effects (BLUPs).
+
+        ``condVar=False``: a dict grouping factor -> DataFrame (rows = levels, columns = effects),
+        as lme4's ``ranef(m)``.  ``condVar=True``: one tidy DataFrame with columns grpvar, term,
+        grp, condval, condsd, as lme4's ``as.data.frame(ranef(m, condVar = TRUE))``.
+        """
+        blocks = self._term_blocks(self.b)
+        groups = self._grouped_terms()
+        if not condVar:
+            return {g: pd.concat([pd.DataFrame(blocks[k], index=pd.Index(self.design.terms[k].levels, name=g),
+                                               columns=self.design.terms[k].names) for k in ks], axis=1)
+                    for g, ks in groups.items()}
+        rows = []
+        for g, ks in groups.items():
+            for k in ks:
+                term = self.design.terms[k]
+                sd = np.sqrt(np.diagonal(self._cond_var[k], axis1=1, axis2=2))
+                for j, name in enumerate(term.names):
+                    rows.append(pd.DataFrame({"grpvar": g, "term": name, "grp": term.levels,
+                                              "condval": blocks[k][:, j], "condsd": sd[:, j]}))
+        return pd.concat(rows, ignore_index=True)
+
+    def coef(self):
+        """Per-level coefficients: the fixed effects plus each level's random effects (lme4's ``coef``)."""
+        fixed = self.fixef()
+        out = {}
+        for g, re in self.ranef().items():
+            table = pd.DataFrame(np.tile(fixed.to_numpy(), (len(re), 1)), index=re.index, columns=fixed.index)
+            for column in re.columns:
+                table[column] = table[column] + re[column] if column in table else re[column]
+            out[g] = table
+        return out
+
+    def is_singular(self, tol=1e-4):
+        """lme4's ``isSingular``: is a variance estimated as zero or a correlation as +-1?"""
+        from .diagnostics import is_singular
+        return is_singular(self._theta, self.design.theta_lower, tol)
+
+    # ------------------------------------------------------------ likelihood
+
+    @property
+    def df(self):
+        """Number of estimated parameters (lme4's ``attr(logLik(m), "df")``)."""
+        return len(self.beta) + len(self._theta) + int(self._has_residual)
+
+    def aic(self):
+        return -2 * self.loglik() + 2 * self.df
+
+    def bic(self):
+        return -2 * self.loglik() + np.log(self.nobs) * self.df
+
+    # ------------------------------------------------------------ predictions
+
+    def _linear_predictor(self, b=None):
+        """``X beta + Z b`` on the data the model was fitted to."""
+        b = self.b if b is None else b
+        return self.design.X.to_numpy() @ self.beta + self._Z @ b
+
+    def predict(self, newdata=None, re_form=None, allow_new_levels=False, type="link"):
+        """Predictions: conditional on the random effects (default) or population-level.
+
+        ``re_form=None`` includes all random effects; ``re_form="~0"`` (or ``NA``) gives the
+        population-level prediction ``X beta``.  Levels of a grouping factor not seen in the
+        fit raise an error unless ``allow_new_levels=True``, when their random effects are 0.
+        ``type="response"`` applies the inverse link (GLMMs).
+        """
+        population = re_form is not None and str(re_form).replace(" ", "") in ("~0", "NA", "nan", "~-1")
+        if re_form is not None and not population:
+            raise ValueError(f"re_form={re_form!r} is not supported: use None (all random effects) or '~0'")
+        if newdata is None:
+            eta = self.design.X.to_numpy() @ self.beta
+            if not population:
+                eta = eta + self._Z @ self.b
+        else:
+            eta = self._predict_new(newdata, population, allow_new_levels)
+        return pd.Series(self._inverse_link(eta) if type == "response" else eta,
+                         index=None if newdata is None else newdata.index, name="prediction")
+
+    def _inverse_link(self, eta):
+        return eta
+
+    def _with_training_levels(self, newdata):
+        """newdata with every factor column recoded to the categories used in the fit."""
+        newdata = newdata.copy()
+        for column in newdata.columns.intersection(self.design.data.columns):
+            training = self.design.data[column]
+            if isinstance(training.dtype, pd.CategoricalDtype):
+                levels = list(training.cat.categories)
+                newdata[column] = pd.Categorical(newdata[column].astype(str), categories=levels + sorted(
+                    set(newdata[column].astype(str)) - set(levels)))
+        return newdata
+
+    def _predict_new(self, newdata, population, allow_new_levels):
+        data = self._with_training_levels(newdata)
+        X = model_matrix(self.design.formula.fixed, data)
+        unknown = [c for c in X.columns if c not in self.design.fixed_names]
+        if unknown and any(X[c].any() for c in unknown):
+            raise ValueError(f"newdata has factor levels not seen in the fit (columns {', '.join(unknown)}); "
+                             "predictions need the same levels as the data the model was fitted to")
+        eta = X.reindex(columns=self.design.fixed_names, fill_value=0.0).to_numpy() @ self.beta
+        if population:
+            return eta
+        for term, effects in zip(self.design.terms, self._term_blocks(self.b)):
+            groups = grouping_factor(term.group, data).astype(str)
+            position = {level: i for i, level in enumerate(term.levels)}
+            new = sorted(set(groups) - set(position))
+            if new and not allow_new_levels:
+                raise ValueError(f"new levels of '{term.group}' in newdata: {', '.join(new[:5])}. "
+                                 "Use allow_new_levels=True to predict them at the population level "
+                                 "(their random effects set to 0)")
+            rows = model_matrix(term.lhs, data)[term.names].to_numpy()
+            index = np.array([position.get(g, -1) for g in groups])
+            contribution = np.where(index[:, None] >= 0, effects[np.maximum(index, 0)], 0.0)
+            eta = eta + np.sum(rows * contribution, axis=1)
+        return eta
+
+    def fitted(self):
+        """Fitted values on the response scale, conditional on the random effects."""
+        return pd.Series(self._inverse_link(self._linear_predictor()), index=self.design.data.index, name="fitted")
+
+    def __repr__(self):
+        return str(self.summary())

@@ -1,0 +1,67 @@
+"""Bounded derivative-free minimisation, as lme4 does it.
+
+lme4's default optimiser for ``lmer`` is NLopt's BOBYQA (``nloptwrap``) with
+``xtol_abs = 1e-8`` and ``ftol_abs = 1e-8``.  We call the same NLopt algorithm, so a fit
+follows the same path as lme4's.  Switching optimiser -- one of the remedies for a
+convergence warning -- is ``optimizer="Nelder_Mead"`` (or ``"sbplx"``, ``"cobyla"``).
+"""
+from dataclasses import dataclass
+
+import nlopt
+import numpy as np
+
+ALGORITHMS = {
+    "bobyqa": nlopt.LN_BOBYQA,
+    "Nelder_Mead": nlopt.LN_NELDERMEAD,
+    "sbplx": nlopt.LN_SBPLX,
+    "cobyla": nlopt.LN_COBYLA,
+}
+
+RESULTS = {
+    nlopt.SUCCESS: "NLOPT_SUCCESS: Generic success return value.",
+    nlopt.STOPVAL_REACHED: "NLOPT_STOPVAL_REACHED",
+    nlopt.FTOL_REACHED: "NLOPT_FTOL_REACHED: Optimization stopped because ftol_rel or ftol_abs was reached.",
+    nlopt.XTOL_REACHED: "NLOPT_XTOL_REACHED: Optimization stopped because xtol_rel or xtol_abs was reached.",
+    nlopt.MAXEVAL_REACHED: "NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval was reached.",
+    nlopt.MAXTIME_REACHED: "NLOPT_MAXTIME_REACHED",
+}
+
+
+@dataclass
+class OptimizerResult:
+    x: np.ndarray
+    fun: float
+    evaluations: int
+    message: str
+    converged: bool
+
+
+def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000, xtol_abs=1e-8, ftol_abs=1e-8):
+    """Minimise ``fun`` from ``start`` subject to ``lower <= x <= upper``.
+
+    Returns an :class:`OptimizerResult`; ``converged`` is False when the evaluation budget
+    ran out (lme4's "maxeval reached" warning).
+    """
+    if optimizer not in ALGORITHMS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(ALGORITHMS)}")
+    start = np.asarray(start, dtype=float)
+    count = [0]
+
+    def objective(x, grad):
+        count[0] += 1
+        value = fun(x)
+        return value if np.isfinite(value) else 1e300
+
+    opt = nlopt.opt(ALGORITHMS[optimizer], len(start))
+    opt.set_min_objective(objective)
+    opt.set_lower_bounds(np.asarray(lower, dtype=float))
+    if upper is not None:
+        opt.set_upper_bounds(np.asarray(upper, dtype=float))
+    opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(int(maxeval))
+    x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
+    code = opt.last_optimize_result()
+    return OptimizerResult(x=x, fun=opt.last_optimum_value(), evaluations=count[0],
+                           message=RESULTS.get(code, f"NLopt result code {code}"),
+                           converged=code != nlopt.MAXEVAL_REACHED)

@@ -1,0 +1,85 @@
+"""A random-effects term ``(lhs | group)`` and its relative covariance factor.
+
+For a term with ``p`` effects per level (``(1 + Days | Subject)``: p = 2) and ``L``
+levels, the random effects are ``b = Lambda u`` with spherical ``u ~ N(0, sigma^2 I)``.
+Lambda is block diagonal, one copy of the lower-triangular ``p x p`` factor ``T(theta)``
+per level, so the covariance of one level's effects is ``sigma^2 T T'``.
+``theta`` fills ``T`` column by column (lme4's ``getME(m, "theta")``); its diagonal
+entries are bounded below by zero, the others are free.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .formula import grouping_factor, model_matrix
+
+
+class RandomEffectsTerm:
+    """One term: grouping codes, per-observation model rows and ``T(theta)``."""
+
+    def __init__(self, term, data):
+        factor = grouping_factor(term.group, data)
+        rows = model_matrix(term.lhs, data)
+        if rows.shape[1] == 0:
+            raise ValueError(f"the random term {term} has no effects: write (1 | {term.group}) for an intercept")
+        self.group = term.group
+        self.levels = [str(level) for level in factor.cat.categories]
+        self.codes = factor.cat.codes.to_numpy()
+        self.names = list(rows.columns)
+        self.rows = rows.to_numpy()
+
+    @property
+    def p(self):
+        """Number of effects per level."""
+        return len(self.names)
+
+    @property
+    def n_levels(self):
+        return len(self.levels)
+
+    @property
+    def q(self):
+        """Number of random effects in the term: p per level."""
+        return self.p * self.n_levels
+
+    @property
+    def n_theta(self):
+        return self.p * (self.p + 1) // 2
+
+    def _lower_indices(self):
+        """(row, column) of each theta element: the lower triangle, column by column."""
+        return [(i, j) for j in range(self.p) for i in range(j, self.p)]
+
+    @property
+    def theta_lower(self):
+        """Lower bounds: 0 for diagonal elements (standard deviations), -inf off the diagonal."""
+        return np.array([0.0 if i == j else -np.inf for i, j in self._lower_indices()])
+
+    @property
+    def theta_start(self):
+        """lme4's starting value: T = identity."""
+        return np.array([1.0 if i == j else 0.0 for i, j in self._lower_indices()])
+
+    @property
+    def theta_names(self):
+        """lme4's names: ``Subject.(Intercept)``, ``Subject.Days.(Intercept)``, ``Subject.Days``."""
+        return [f"{self.group}.{self.names[i]}" if i == j else f"{self.group}.{self.names[i]}.{self.names[j]}"
+                for i, j in self._lower_indices()]
+
+    def factor(self, theta):
+        """The relative covariance factor ``T``: lower triangular, filled from ``theta``."""
+        T = np.zeros((self.p, self.p))
+        T[tuple(np.array(self._lower_indices()).T)] = theta
+        return T
+
+    def Z(self):
+        """The sparse model matrix of the term: column ``level * p + j`` holds effect j of a level."""
+        n = len(self.codes)
+        columns = self.codes[:, None] * self.p + np.arange(self.p)[None, :]
+        return sp.csc_matrix((self.rows.ravel(), (np.repeat(np.arange(n), self.p), columns.ravel())),
+                             shape=(n, self.q))
+
+    def level_crossproducts(self):
+        """``Z_j' Z_j`` for every level j, as an array of shape (levels, p, p)."""
+        out = np.zeros((self.n_levels, self.p, self.p))
+        np.add.at(out, self.codes, self.rows[:, :, None] * self.rows[:, None, :])
+        return out
