@@ -6,11 +6,11 @@
     print(m.summary())
 """
 from .datasets import list_datasets, load_dataset
-from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size
+from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
 from .formula import expand_formula, parse_formula
 from .lmm import LinearMixedModel, lmer
 
 __all__ = [
     "ConvergenceWarning", "LinearMixedModel", "SingularFitWarning", "design_effect", "effective_sample_size",
-    "expand_formula", "list_datasets", "lmer", "load_dataset", "parse_formula",
+    "expand_formula", "icc", "list_datasets", "lmer", "load_dataset", "parse_formula",
 ]

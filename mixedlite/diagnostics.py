@@ -142,3 +142,28 @@ def design_effect(cluster_size, icc):
 def effective_sample_size(n_total, cluster_size, icc):
     """``n / (1 + (K - 1) ICC)``: how many independent observations the clustered data are worth."""
     return np.asarray(n_total) / design_effect(cluster_size, icc)
+
+
+def icc(model):
+    """The adjusted intraclass correlation: random-effect variance over total variance.
+
+    ``ICC = sigma2_RE / (sigma2_RE + sigma2_residual)`` where ``sigma2_RE`` is the variance the
+    random effects add to one observation, averaged over the data (for a random-intercept
+    model, simply the intercept variance; Nakagawa, Johnson and Schielzeth 2017, as
+    ``performance::icc``).  The residual variance is sigma^2 for linear models and, on the
+    latent scale, pi^2 / 3 for a logistic GLMM.
+    """
+    re_variance = 0.0
+    for term, cov in zip(model.design.terms, model._term_covariances()):
+        re_variance += np.mean(np.einsum("ij,jk,ik->i", term.rows, cov, term.rows))
+    return re_variance / (re_variance + _residual_variance(model))
+
+
+def _residual_variance(model):
+    family = getattr(model, "family", "gaussian")
+    if family == "gaussian":
+        return model.sigma**2
+    if family == "binomial" and getattr(model, "link", "logit") == "logit":
+        return np.pi**2 / 3
+    raise ValueError(f"the ICC is defined here for linear models and logistic GLMMs, not for family {family!r}; "
+                     "for counts, report the random-effect variance on the log scale instead")

@@ -115,7 +115,7 @@ def correlation_text(vcov):
     rows = []
     for i in range(1, len(names)):
         rows.append([f"{corr[i, j]:.3f}" for j in range(i)] + [""] * (len(names) - 1 - i))
-    frame = pd.DataFrame(rows, index=list(vcov.index[1:]), columns=names[:-1])
+    frame = pd.DataFrame(rows, index=[abbreviate(n, 11) for n in vcov.index[1:]], columns=names[:-1])
     return table_text(frame)
 
 
