@@ -16,3 +16,13 @@ __all__ = [
     "ConvergenceWarning", "LinearMixedModel", "SingularFitWarning", "design_effect", "effective_sample_size",
     "expand_formula", "icc", "list_datasets", "lmer", "load_dataset", "parse_formula",
 ]
+
+_LAZY_MODULES = ("plots", "widgets", "report")  # matplotlib/ipywidgets load on first use, not at import
+
+
+def __getattr__(name):
+    """``ml.plots``, ``ml.widgets``, ``ml.report``: imported when first touched."""
+    if name in _LAZY_MODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'mixedlite' has no attribute {name!r}")
