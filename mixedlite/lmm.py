@@ -22,6 +22,7 @@ and ``G = Lambda_1 (Lambda_1' Z1'Z1 Lambda_1 + I)^-1 Lambda_1'``.  Its Cholesky 
 holds log|L| of the other terms, R_X, and, in its last diagonal element, r.
 """
 import copy
+import functools
 
 import numpy as np
 import pandas as pd
@@ -172,30 +173,28 @@ class PenalizedLeastSquares:
         """Diagonal blocks of ``Lambda (Lambda' Z' Z Lambda + I)^-1 Lambda'`` per level and term.
 
         Multiplied by sigma^2 these are lme4's conditional variances (``ranef(condVar=TRUE)``),
-        given beta.  Returns one array (levels, p, p) per term, in term order.
+        given beta.  Returns one array (levels, p, p) per term, in term order.  With
+        ``M = [[M11, M1r], [Mr1, Mrr]]`` and the Schur complement ``S_rr = R_rr R_rr'``:
+        ``(M^-1)_rr = S_rr^-1`` and ``(M^-1)_11 = M11^-1 + M11^-1 M1r S_rr^-1 Mr1 M11^-1``.
         """
         T1, L1, R = self.factorize(theta)
-        R = np.tril(R)
-        qr = self.q_rest
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        qr, p1 = self.q_rest, self.first.p
         M1_inv = np.linalg.inv(L1 @ L1.transpose(0, 2, 1))
-        out = []
-        if qr:
-            Lam = self._lambda_rest(thetas[1:])[:qr, :qr].toarray()
-            R_inv = la.solve_triangular(R[:qr, :qr], np.eye(qr), lower=True)
-            # coupling of the leading term to the others: R_rr^-1 Lam_r' Z_r'Z1 T1 M1^-1
-            B = self.WtZ1[:qr]
-            B = B.toarray() if sp.issparse(B) else B
-            C = np.einsum("mlp,pq,lqr->mlr", B.reshape(qr, -1, self.first.p), T1, M1_inv)
-            E = R_inv @ (Lam.T @ C.reshape(qr, -1))
-            E = E.reshape(qr, -1, self.first.p)
-            M1_inv = M1_inv + np.einsum("mli,mlj->lij", E, E)
-            rest_cov = Lam @ R_inv.T @ R_inv @ Lam.T
-        out.append(T1 @ M1_inv @ T1.T)
+        if not qr:
+            return [T1 @ M1_inv @ T1.T]
+        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        Lam_t = self._lambda_rest(thetas[1:])[:qr, :qr].T.toarray()
+        R_rr = np.tril(R[:qr, :qr])
+        B = self.WtZ1[:qr]
+        B = (B.toarray() if sp.issparse(B) else B).reshape(qr, -1, p1)
+        coupling = np.einsum("mlp,pq,lqr->mlr", B, T1, M1_inv).reshape(qr, -1)  # Z_r'Z1 T1 M11^-1
+        E = la.solve_triangular(R_rr, Lam_t @ coupling, lower=True, check_finite=False).reshape(qr, -1, p1)
+        out = [T1 @ (M1_inv + np.einsum("mli,mlj->lij", E, E)) @ T1.T]
+        F = la.solve_triangular(R_rr, Lam_t, lower=True, check_finite=False)  # (F'F = Lam S_rr^-1 Lam')
         start = 0
         for term in self.rest:
-            idx = start + np.arange(term.q).reshape(term.n_levels, term.p)
-            out.append(rest_cov[idx[:, :, None], idx[:, None, :]])
+            columns = F[:, start: start + term.q].reshape(qr, term.n_levels, term.p)
+            out.append(np.einsum("mli,mlj->lij", columns, columns))
             start += term.q
         return out
 
@@ -250,7 +249,7 @@ class LinearMixedModel(MixedModel):
         self._Z = self.pls.Z
         start = design.theta_start if start is None else np.asarray(start, dtype=float)
         self.optinfo = minimize(self.criterion, start, design.theta_lower, optimizer=optimizer, maxeval=maxeval)
-        self._set_theta(self.optinfo.x)
+        self._set_theta(self.optinfo.x, self.optinfo.fun)
         self.convergence = []
         if not self.optinfo.converged:
             self.convergence.append(f"convergence code 5 from nloptwrap: {self.optinfo.message} "
@@ -268,13 +267,16 @@ class LinearMixedModel(MixedModel):
         """The profiled REML criterion (REML fits) or deviance (ML fits) at theta."""
         return self.pls.objective(theta, self.REML)
 
-    def _set_theta(self, theta):
-        self._theta = np.asarray(theta, dtype=float)
+    def _set_theta(self, theta, objective):
+        self._theta, self.objective = np.asarray(theta, dtype=float), objective
         solution = self.pls.solve(self._theta, self.REML)
         self.beta, self.b, self.u = solution["beta"], solution["b"], solution["u"]
         self.sigma, self._vcov, self.RX = solution["sigma"], solution["vcov"], solution["RX"]
-        self.objective = self.criterion(self._theta)
-        self._cond_var = [self.sigma**2 * v for v in self.pls.conditional_variances(self._theta)]
+
+    @functools.cached_property
+    def _cond_var(self):
+        """Conditional covariances of the random effects, computed when first asked for."""
+        return [self.sigma**2 * v for v in self.pls.conditional_variances(self._theta)]
 
     def loglik(self):
         """The log-likelihood (the REML log-likelihood for REML fits): ``-objective / 2``."""

@@ -21,7 +21,7 @@ class RandomEffectsTerm:
         rows = model_matrix(term.lhs, data)
         if rows.shape[1] == 0:
             raise ValueError(f"the random term {term} has no effects: write (1 | {term.group}) for an intercept")
-        self.group = term.group
+        self.group, self.lhs = term.group, term.lhs
         self.levels = [str(level) for level in factor.cat.categories]
         self.codes = factor.cat.codes.to_numpy()
         self.names = list(rows.columns)
