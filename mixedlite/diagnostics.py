@@ -14,6 +14,7 @@ The checks are lme4's (``?convergence``, ``checkConv``):
 Problems are raised as :class:`ConvergenceWarning` (singular fits as its subclass
 :class:`SingularFitWarning`) and kept, as text, in ``model.convergence``.
 """
+import sys
 import warnings
 
 import numpy as np
@@ -128,10 +129,16 @@ def convergence_messages(objective, theta, lower, nobs, optimizer_message=None):
 
 
 def report(messages):
-    """Raise each convergence message as a warning, a singular fit as :class:`SingularFitWarning`."""
+    """Raise each convergence message as a warning, a singular fit as :class:`SingularFitWarning`.
+
+    The warning points at the caller's line (the first frame outside mixedlite).
+    """
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("mixedlite"):
+        level, frame = level + 1, frame.f_back
     for message in messages:
         category = SingularFitWarning if message.startswith("boundary (singular)") else ConvergenceWarning
-        warnings.warn(message, category, stacklevel=3)
+        warnings.warn(message, category, stacklevel=level)
 
 
 def design_effect(cluster_size, icc):
