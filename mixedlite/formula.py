@@ -243,12 +243,16 @@ def grouping_factor(group, data):
     parts = [as_factor(evaluate(p, data)) for p in group.split(":")]
     if len(parts) == 1:
         return parts[0].cat.remove_unused_categories()
-    labels = parts[0].astype(str)
-    for part in parts[1:]:
-        labels = labels + ":" + part.astype(str)
-    order = [":".join(c) for c in itertools.product(*[[str(x) for x in p.cat.categories] for p in parts])]
-    present = set(labels)
-    return pd.Series(pd.Categorical(labels, categories=[c for c in order if c in present]), index=labels.index)
+    codes = np.zeros(len(data), dtype=np.int64)
+    for part in parts:  # mixed-radix code: the first factor varies slowest
+        codes = codes * len(part.cat.categories) + part.cat.codes.to_numpy()
+    used, codes = np.unique(codes, return_inverse=True)
+    digits, rest = [], used
+    for part in reversed(parts):
+        rest, digit = np.divmod(rest, len(part.cat.categories))
+        digits.insert(0, np.asarray(part.cat.categories.astype(str))[digit])
+    labels = [":".join(combination) for combination in zip(*digits)]
+    return pd.Series(pd.Categorical.from_codes(codes, labels), index=data.index)
 
 
 # ---------------------------------------------------------------- model matrices

@@ -184,6 +184,9 @@ class MixedModel:
         return newdata
 
     def _predict_new(self, newdata, population, allow_new_levels):
+        if "scale(" in self.formula:
+            raise ValueError("predict(newdata=...) cannot reuse the centring of scale() inside the formula; "
+                             "add a scaled column to the data before fitting, and scale newdata the same way")
         data = self._with_training_levels(newdata)
         X = model_matrix(self.design.formula.fixed, data)
         unknown = [c for c in X.columns if c not in self.design.fixed_names]
