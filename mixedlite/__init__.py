@@ -9,10 +9,10 @@ from .datasets import list_datasets, load_dataset
 from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
 from .formula import expand_formula, parse_formula
 from .lmm import LinearMixedModel, lmer
-from .inference import anova, variance_test
+from .inference import anova, anova_ddf, coefficient_tests, variance_test
 
 __all__ = [
-    "anova", "variance_test",
+    "anova", "anova_ddf", "coefficient_tests", "variance_test",
     "ConvergenceWarning", "LinearMixedModel", "SingularFitWarning", "design_effect", "effective_sample_size",
     "expand_formula", "icc", "list_datasets", "lmer", "load_dataset", "parse_formula",
 ]

@@ -129,3 +129,96 @@ def test_anova_without_refit_needs_the_same_fixed_effects():
     m0 = fit("sleepstudy_slopes_reml", "Reaction ~ Days + (1 | Subject)")
     table = ml.anova(m0, m1, refit=False)
     np.testing.assert_allclose(table["logLik"], [m0.loglik(), m1.loglik()])
+
+
+# ---------------------------------------------------------------- Satterthwaite and Kenward-Roger
+
+SATTERTHWAITE_DF_RTOL = 1e-3
+SATTERTHWAITE_P_RTOL = 1e-3
+KR_DF_RTOL = 1e-3
+SATTERTHWAITE_REFERENCES = ["sleepstudy_slopes_reml", "sleepstudy_slopes_ml", "sleepstudy_intercept_reml",
+                            "sleepstudy_uncorrelated_reml", "penicillin_crossed_reml", "pastes_nested_reml"]
+KR_REFERENCES = ["sleepstudy_slopes_reml", "sleepstudy_intercept_reml", "penicillin_crossed_reml"]
+
+
+def at_reference_theta(name):
+    """A fresh fit moved to lme4's theta, so the inference is compared on the very same fit.
+
+    Our optimum can differ from lme4's in the 5th digit of theta (with an equal or lower
+    criterion); very small p-values (1e-18) are sensitive to that, not to the method.
+    """
+    ref = load_reference(name)
+    m = ml.lmer(ref["formula"], ml.load_dataset(ref["data"]), REML=ref["REML"])
+    theta = np.atleast_1d(np.asarray(ref["theta"], dtype=float))
+    m._set_theta(theta, m.criterion(theta))
+    return m
+
+
+@pytest.mark.parametrize("name", SATTERTHWAITE_REFERENCES)
+def test_satterthwaite_df_at_our_own_fit(name):
+    ref = load_reference(name)["satterthwaite"]
+    table = fit(name).summary(ddf="Satterthwaite").coefficients
+    np.testing.assert_allclose(table["df"], as_list(ref["df"]), rtol=SATTERTHWAITE_DF_RTOL)
+
+
+@pytest.mark.parametrize("name", SATTERTHWAITE_REFERENCES)
+def test_satterthwaite_matches_lmertest(name):
+    ref = load_reference(name)["satterthwaite"]
+    table = ml.coefficient_tests(at_reference_theta(name), "Satterthwaite")
+    assert list(table.columns) == ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
+    np.testing.assert_allclose(table["df"], as_list(ref["df"]), rtol=SATTERTHWAITE_DF_RTOL)
+    np.testing.assert_allclose(table["t value"], as_list(ref["t"]), rtol=1e-6)
+    np.testing.assert_allclose(table["Pr(>|t|)"], as_list(ref["p"]), rtol=SATTERTHWAITE_P_RTOL)
+
+
+@pytest.mark.parametrize("name", SATTERTHWAITE_REFERENCES)
+def test_satterthwaite_anova_matches_lmertest(name):
+    ref = load_reference(name)["satterthwaite_anova"]
+    table = ml.anova_ddf(at_reference_theta(name))
+    assert list(table.index) == as_list(ref["terms"])
+    if len(table):
+        np.testing.assert_allclose(table["NumDF"], as_list(ref["NumDF"]))
+        np.testing.assert_allclose(table["DenDF"], as_list(ref["DenDF"]), rtol=SATTERTHWAITE_DF_RTOL)
+        np.testing.assert_allclose(table["F value"], as_list(ref["F"]), rtol=1e-6)
+        np.testing.assert_allclose(table["Pr(>F)"], as_list(ref["p"]), rtol=SATTERTHWAITE_P_RTOL)
+
+
+@pytest.mark.parametrize("name", KR_REFERENCES)
+def test_kenward_roger_matches_pbkrtest(name):
+    ref = load_reference(name)["kenward_roger"]
+    table = ml.coefficient_tests(at_reference_theta(name), "Kenward-Roger")
+    np.testing.assert_allclose(table["df"], as_list(ref["df"]), rtol=KR_DF_RTOL)
+    np.testing.assert_allclose(table["Std. Error"], as_list(ref["se"]), rtol=1e-6)
+    np.testing.assert_allclose(table["Pr(>|t|)"], as_list(ref["p"]), rtol=SATTERTHWAITE_P_RTOL)
+
+
+@pytest.mark.parametrize("name", KR_REFERENCES)
+def test_kenward_roger_df_at_our_own_fit(name):
+    ref = load_reference(name)["kenward_roger"]
+    table = fit(name).summary(ddf="Kenward-Roger").coefficients
+    np.testing.assert_allclose(table["df"], as_list(ref["df"]), rtol=KR_DF_RTOL)
+
+
+def test_summary_prints_lmertest_table():
+    text = str(fit("sleepstudy_slopes_reml").summary(ddf="Satterthwaite"))
+    assert "t-tests use Satterthwaite's method" in text and "Pr(>|t|)" in text
+
+
+def test_bad_ddf_requests_get_clear_errors():
+    with pytest.raises(ValueError, match="REML"):
+        ml.coefficient_tests(fit("sleepstudy_slopes_ml"), "Kenward-Roger")
+    with pytest.raises(ValueError, match="ddf must be one of"):
+        ml.coefficient_tests(fit("sleepstudy_slopes_reml"), "Wald")
+    with pytest.raises(ValueError, match="type III"):
+        ml.anova_ddf(fit("sleepstudy_slopes_reml"), type=1)
+
+
+def test_type3_hypotheses_on_a_balanced_factorial():
+    """lmerTest's own check: balanced split plot, every term tested on its stratum's df."""
+    cake = ml.load_dataset("cake")
+    cake = cake.assign(temperature=pd.Categorical(cake["temperature"].astype(str)))
+    m = ml.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake)
+    table = ml.anova_ddf(m)
+    assert list(table.index) == ["recipe", "temperature", "recipe:temperature"]
+    np.testing.assert_allclose(table["NumDF"], [2, 5, 10])
+    np.testing.assert_allclose(table["DenDF"], [42, 210, 210], rtol=1e-4)
