@@ -83,7 +83,8 @@ def _complete_cases(data, columns):
     frame = used.loc[~incomplete].copy()
     for column in columns:  # factors keep only the levels that occur, as R's model.frame
         if is_factor(frame[column]):
-            frame[column] = as_factor(frame[column]).cat.remove_unused_categories()
+            factor = frame[column] if isinstance(frame[column].dtype, pd.CategoricalDtype) else as_factor(frame[column])
+            frame[column] = factor.cat.remove_unused_categories()
     return frame
 
 

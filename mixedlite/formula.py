@@ -189,8 +189,12 @@ FUNCTIONS = {
 }
 
 
+DOT = "__dot__"  # R names may contain dots (total.fruits); Python names may not
+
+
 def _python_expression(expr):
-    return expr.replace("^", "**")
+    """R syntax to Python: ``^`` is ``**`` and dots inside names are kept as part of the name."""
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_.]*", lambda m: m.group(0).replace(".", DOT), expr.replace("^", "**"))
 
 
 def variables_in(expr):
@@ -200,7 +204,7 @@ def variables_in(expr):
         tree = ast.parse(_python_expression(expr), mode="eval")
     except SyntaxError:
         return [expr]
-    return [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in FUNCTIONS]
+    return [n.id.replace(DOT, ".") for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in FUNCTIONS]
 
 
 def evaluate(expr, data):
@@ -211,7 +215,7 @@ def evaluate(expr, data):
     for name in variables_in(expr):
         if name not in data.columns:
             raise KeyError(name)
-    namespace = {c: data[c].to_numpy() for c in variables_in(expr)}
+    namespace = {c.replace(".", DOT): data[c].to_numpy() for c in variables_in(expr)}
     namespace.update(FUNCTIONS)
     return eval(compile(_python_expression(expr), "<formula>", "eval"), {"__builtins__": {}}, namespace)
 

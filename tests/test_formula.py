@@ -75,3 +75,15 @@ def test_interaction_grouping_factor_uses_r_level_order():
 def test_string_and_boolean_columns_become_factors():
     d = pd.DataFrame({"group": ["b", "a", "b", "c"], "flag": [True, False, True, True], "y": [1.0, 2, 3, 4]})
     assert list(model_matrix("group + flag", d).columns) == ["(Intercept)", "groupb", "groupc", "flagTRUE"]
+
+
+def test_r_names_with_dots_are_columns():
+    d = pd.DataFrame({"total.fruits": [1.0, 3.0, 7.0]})
+    X = model_matrix("log(1 + total.fruits)", d)
+    assert list(X.columns) == ["(Intercept)", "log(1 + total.fruits)"]
+    np.testing.assert_allclose(X.iloc[:, 1], np.log1p(d["total.fruits"]))
+
+
+def test_fitted_model_keeps_ordered_factor_contrasts():
+    m = ml.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", ml.load_dataset("cake"))
+    assert list(m.fixef().index[:5]) == ["(Intercept)", "recipeB", "recipeC", "temperature.L", "temperature.Q"]
