@@ -452,3 +452,20 @@ def test_instructor_workflow(tmp_path):
 
     grades = export_grades(env, course)
     assert grades[(student, assignment)] == (2.0, 3.0)
+
+
+@pytest.mark.slow
+def test_kernel_death_is_reported_not_fatal(generated):
+    """A submission that kills its kernel cannot be graded: autograde says so (exit 1) and grades the others."""
+    env, course = generated
+    crasher = answered(course, "prerequisites", {**RIGHT, "q2": "import os\nos._exit(1)"})
+    submit_directly(course, "crasher", "prerequisites", crasher)
+    submit_directly(course, "steady", "prerequisites", answered(course, "prerequisites", RIGHT))
+    result = env.nbgrader("autograde", "prerequisites", cwd=course, check=False)
+    assert result.returncode != 0, "autograde should report the submission it could not grade"
+    assert "crasher" in result.stderr and "Kernel died" in result.stderr
+    grades = export_grades(env, course)
+    assert grades[("steady", "prerequisites")] == (3.0, 3.0)
+    assert not (course / "autograded" / "crasher").exists() or \
+        not any((course / "autograded" / "crasher").rglob("*.ipynb")), "no autograded notebook for the crashed run"
+
