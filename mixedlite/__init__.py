@@ -9,10 +9,12 @@ from .datasets import list_datasets, load_dataset
 from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
 from .formula import expand_formula, parse_formula
 from .lmm import LinearMixedModel, lmer
-from .inference import anova, anova_ddf, coefficient_tests, variance_test
+from .glmm import GeneralizedLinearMixedModel, glmer, overdispersion
+from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, pbmodcomp, variance_test
 
 __all__ = [
-    "anova", "anova_ddf", "coefficient_tests", "variance_test",
+    "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "pbmodcomp", "variance_test",
+    "GeneralizedLinearMixedModel", "glmer", "overdispersion",
     "ConvergenceWarning", "LinearMixedModel", "SingularFitWarning", "design_effect", "effective_sample_size",
     "expand_formula", "icc", "list_datasets", "lmer", "load_dataset", "parse_formula",
 ]

@@ -1,0 +1,757 @@
+"""Generalized linear mixed models: PIRLS, the Laplace approximation and adaptive Gauss-Hermite quadrature.
+
+The model (lme4's ``glmer``; Bates, Maechler, Bolker and Walker 2015, section 6 of the lme4 book)::
+
+    g(E[y | u]) = eta = offset + X beta + Z Lambda(theta) u,     u ~ N(0, I)
+
+with y | u binomial or Poisson (:mod:`mixedlite.families`).  The likelihood integrates u out:
+there is no closed form, so it is approximated.
+
+1. **PIRLS** (penalized iteratively reweighted least squares).  For given theta (and beta),
+   the conditional mode of u minimises the penalized deviance ``sum(dev_resid) + |u|^2``.
+   Each step solves a penalized *weighted* least-squares problem with working weights
+   ``W = wt mu_eta^2 / V(mu)`` and working response ``z = eta - offset + (y - mu) / mu_eta``,
+   using the Cholesky factor L of ``Lambda' Z' W Z Lambda + I``, until the penalized deviance
+   stops changing.
+
+2. **Laplace approximation** (``nAGQ=1``): a second-order expansion around the mode gives
+
+       -2 log L(theta, beta) ~= -2 log p(y | u_mode) + |u_mode|^2 + log|L|^2
+
+   where ``-2 log p(y | u)`` keeps every constant of the binomial or Poisson density.
+
+3. **Adaptive Gauss-Hermite quadrature** (``nAGQ = k > 1``, one scalar random-effects term):
+   the random effects of different groups are then independent a posteriori, so the
+   integral is a product of one-dimensional integrals, one per group.  Each is evaluated
+   with k nodes centred at the group's mode and scaled by its conditional standard
+   deviation ``1 / L_jj``.  As lme4, this deviance is relative to the saturated model (it
+   omits ``-2 log p(y | mu = y)``), so its log-likelihood is not comparable with the Laplace one.
+
+Fitting follows lme4's two stages: stage 1 (``nAGQ=0``) optimises theta only, with beta
+found inside PIRLS; stage 2 (``nAGQ >= 1``) optimises theta and beta together, starting
+from stage 1.  The Hessian of the stage-2 deviance (finite differences, as lme4's
+``deriv12``) gives the convergence checks and, as lme4 >= 1.1-?? does by default, the
+covariance matrix of beta.
+
+Linear algebra: the random-effects term with most levels comes first, so its block of
+``Lambda' Z' W Z Lambda + I`` is block diagonal (one p x p block per level) and is factored
+level by level; the other terms (and beta, in stage 1) form a small dense Schur complement.
+"""
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as la
+import scipy.sparse as sp
+from scipy import stats
+
+from .design import Design
+from .diagnostics import check_gradient, check_hessian, check_predictor_scales, is_singular, report
+from .families import get_family
+from .formula import is_factor
+from .model import MixedModel
+from .optimize import minimize
+
+PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
+PIRLS_MAXIT = 60
+MAX_NOBS_FOR_DERIVATIVES = 10_000
+DERIVATIVE_STEP = 1e-4
+
+
+class PIRLSError(RuntimeError):
+    """PIRLS did not find the conditional modes."""
+
+
+# ---------------------------------------------------------------- responses
+
+
+class Response:
+    """The response of a GLMM as R's ``glm`` holds it: y, prior weights wt, trials n, offset."""
+
+    def __init__(self, y, wt, n, offset, kind):
+        self.y, self.wt, self.n, self.offset, self.kind = y, wt, n, offset, kind
+
+
+def binomial_response(raw, weights, name):
+    """y (proportion of successes), wt and n from any of lme4's binomial response forms."""
+    if isinstance(raw, pd.Series) and is_factor(raw) and raw.dtype != bool:
+        factor = raw.astype("category") if not isinstance(raw.dtype, pd.CategoricalDtype) else raw
+        levels = list(factor.cat.remove_unused_categories().cat.categories)
+        if len(levels) != 2:
+            raise ValueError(f"the binomial response '{name}' is a factor with {len(levels)} levels "
+                             f"({', '.join(map(str, levels[:5]))}); a binomial response needs exactly two "
+                             "(the first level is 'failure'). Recode it to two levels or 0/1")
+        y = (factor.astype(str).to_numpy() == str(levels[1])).astype(float)
+        return _with_prior_weights(y, np.ones_like(y), weights, name, "binary")
+    values = np.asarray(raw)
+    if values.dtype == bool:
+        values = values.astype(float)
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"the binomial response '{name}' is not numeric, logical or a factor")
+    values = values.astype(float)
+    if values.ndim == 2:
+        if values.shape[1] != 2:
+            raise ValueError(f"a binomial response given by cbind needs two columns (successes, failures), "
+                             f"got {values.shape[1]}")
+        if np.any(values < 0) or np.any(values != np.round(values)):
+            raise ValueError(f"the binomial response '{name}' must hold non-negative whole numbers of "
+                             "successes and failures; check the columns of cbind(successes, failures) "
+                             "(the second is the number of failures, e.g. size - incidence)")
+        trials = values.sum(axis=1)
+        y = np.where(trials > 0, values[:, 0] / np.where(trials > 0, trials, 1), 0.0)
+        prior = np.ones(len(y)) if weights is None else weights
+        return Response(y, prior * trials, trials, None, "cbind")
+    if weights is not None:
+        if np.any((values < 0) | (values > 1)):
+            raise ValueError(f"with weights=, the binomial response '{name}' must be a proportion between "
+                             "0 and 1 (successes / trials, with the trials as weights)")
+        if np.any(np.abs(weights * values - np.round(weights * values)) > 1e-3):
+            warnings.warn("non-integer #successes in a binomial glm: weights * response should be whole "
+                          "numbers of successes (pass the numbers of trials as weights)", stacklevel=4)
+        return Response(values, weights, np.ones(len(values)), None, "proportion")
+    if not np.all(np.isin(values, (0.0, 1.0))):
+        bad = values[~np.isin(values, (0.0, 1.0))]
+        raise ValueError(f"the binomial response '{name}' must be 0/1 (or logical, or a two-level factor), but it "
+                         f"has other values (e.g. {bad[0]:g}). For counts of successes out of trials use "
+                         "cbind(successes, failures) ~ ..., or a proportion with weights=trials")
+    return Response(values, np.ones(len(values)), np.ones(len(values)), None, "binary")
+
+
+def _with_prior_weights(y, ones, weights, name, kind):
+    return Response(y, ones if weights is None else weights, ones, None, kind)
+
+
+def poisson_response(raw, weights, name):
+    """Counts for the Poisson family: non-negative whole numbers."""
+    values = np.asarray(raw)
+    if isinstance(raw, pd.Series) and is_factor(raw) or values.dtype.kind not in "biuf":
+        raise TypeError(f"the Poisson response '{name}' must be numeric counts, not {values.dtype}")
+    values = values.astype(float)
+    if values.ndim != 1:
+        raise ValueError("a Poisson response is a single column of counts (cbind is for the binomial family)")
+    if np.any(values < 0):
+        raise ValueError(f"the Poisson response '{name}' has negative values (min {values.min():g}); counts "
+                         "cannot be negative. Check the data, or use lmer for a continuous response")
+    if np.any(values != np.round(values)):
+        bad = values[values != np.round(values)][0]
+        raise ValueError(f"the Poisson response '{name}' has non-integer values (e.g. {bad:g}); the Poisson "
+                         "family is for whole-number counts. Round genuine counts, model a rate with an "
+                         "offset (offset=np.log(exposure)) on the counts, or use lmer for a continuous response")
+    wt = np.ones(len(values)) if weights is None else weights
+    return Response(values, wt, np.ones(len(values)), None, "count")
+
+
+# ---------------------------------------------------------------- PIRLS
+
+
+class PIRLS:
+    """Penalized iteratively reweighted least squares for one model and one response.
+
+    ``run(theta, beta)`` finds the conditional modes u (and, when ``beta`` is None, beta
+    too: lme4's nAGQ=0 step).  It keeps the last solution in ``self.state``.
+    """
+
+    def __init__(self, design, response, family, tol=PIRLS_TOL):
+        self.design, self.resp, self.family, self.tol = design, response, family, tol
+        self.X = design.X.to_numpy(dtype=float)
+        self.n, self.p = self.X.shape
+        terms = design.terms
+        self.first, self.rest = terms[0], terms[1:]
+        self.q1 = self.first.q
+        self.qr = sum(t.q for t in self.rest)
+        self.Z1 = self.first.Z().tocsc()
+        self.Zr = (sp.hstack([t.Z() for t in self.rest], format="csc") if self.rest
+                   else sp.csc_matrix((self.n, 0)))
+        self.Z = sp.hstack([self.Z1, self.Zr], format="csc")
+        self.offset = np.zeros(self.n) if response.offset is None else response.offset
+        self._scalar_rest = all(t.p == 1 for t in self.rest)
+        self.state = None
+
+    # ------------------------------------------------------------ Lambda
+
+    def lambdas(self, theta):
+        """T of the leading term and Lambda of the others (sparse)."""
+        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        T1 = self.first.factor(thetas[0])
+        if not self.rest:
+            return T1, sp.csc_matrix((0, 0))
+        if self._scalar_rest:
+            return T1, sp.diags(np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])]))
+        return T1, sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th))
+                                  for t, th in zip(self.rest, thetas[1:])], format="csc")
+
+    def full_lambda(self, theta):
+        T1, Lr = self.lambdas(theta)
+        return sp.block_diag([sp.kron(sp.identity(self.first.n_levels), T1), Lr], format="csr")
+
+    def linear_predictor(self, theta, u, beta):
+        return self.offset + self.X @ beta + self.Z @ (self.full_lambda(theta) @ u)
+
+    # ------------------------------------------------------------ one weighted solve
+
+    def factor(self, theta, sqrtw, with_beta):
+        """Cholesky pieces of ``[Z Lambda, X]' W [Z Lambda, X] + diag(I, 0)`` at theta.
+
+        The leading term's diagonal blocks M1 = L1 L1' (per level), E = L1^-1 B' for the
+        coupling B of the other columns with it, and R R' = the Schur complement S.
+        """
+        T1, Lr = self.lambdas(theta)
+        first, p1 = self.first, self.first.p
+        R1 = first.rows @ T1                                    # rows of Z1 Lambda1, (n, p1)
+        R1w = R1 * sqrtw[:, None]
+        M1 = np.zeros((first.n_levels, p1, p1))
+        for a in range(p1):
+            for b in range(a + 1):
+                M1[:, a, b] = M1[:, b, a] = np.bincount(first.codes, R1w[:, a] * R1w[:, b], first.n_levels)
+        M1 += np.eye(p1)
+        L1 = np.linalg.cholesky(M1)
+        cols = first.codes[:, None] * p1 + np.arange(p1)
+        ZL1w = sp.csc_matrix((R1w.ravel(), (np.repeat(np.arange(self.n), p1), cols.ravel())), shape=(self.n, self.q1))
+        Wr = sp.diags(sqrtw) @ (self.Zr @ Lr) if self.rest else sp.csc_matrix((self.n, 0))
+        parts = [Wr.tocsc()]
+        if with_beta:
+            parts.append(sp.csc_matrix(self.X * sqrtw[:, None]))
+        Aw = sp.hstack(parts, format="csc")
+        m = Aw.shape[1]
+        S = (Aw.T @ Aw).toarray() if m else np.zeros((0, 0))
+        S[np.arange(self.qr), np.arange(self.qr)] += 1.0
+        B = (Aw.T @ ZL1w).toarray().reshape(m, first.n_levels, p1)  # (m, levels, p1)
+        if p1 == 1:
+            E = (B[:, :, 0] / L1[:, 0, 0]).T[:, None, :]           # (levels, 1, m)
+        else:
+            E = np.linalg.solve(L1, B.transpose(1, 2, 0))          # (levels, p1, m)
+        if m:
+            E2 = E.reshape(-1, m)
+            S -= E2.T @ E2
+            R, info = la.lapack.dpotrf(S, lower=1, clean=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("penalized weighted cross-product matrix is not positive definite")
+        else:
+            R = np.zeros((0, 0))
+        return dict(L1=L1, E=E, R=R, ZL1w=ZL1w, Aw=Aw, T1=T1, Lr=Lr, m=m)
+
+    def solve(self, f, zw):
+        """Solve the penalized weighted least-squares problem for the weighted working response."""
+        L1, E, R = f["L1"], f["E"], f["R"]
+        p1 = self.first.p
+        r1 = (f["ZL1w"].T @ zw).reshape(-1, p1)
+        c1 = np.linalg.solve(L1, r1[:, :, None])[:, :, 0] if p1 > 1 else r1 / L1[:, :, 0]
+        x2 = np.zeros(0)
+        if f["m"]:
+            r2 = f["Aw"].T @ zw - E.reshape(-1, f["m"]).T @ c1.ravel()
+            x2 = la.cho_solve((R, True), r2)
+            c1 = c1 - E @ x2
+        x1 = (np.linalg.solve(L1.transpose(0, 2, 1), c1[:, :, None])[:, :, 0] if p1 > 1
+              else c1 / L1[:, :, 0])
+        return np.r_[x1.ravel(), x2[: self.qr]], x2[self.qr:]
+
+    @staticmethod
+    def log_det_L(f, qr):
+        return (2 * np.log(np.diagonal(f["L1"], axis1=1, axis2=2)).sum()
+                + 2 * np.log(np.diag(f["R"])[:qr]).sum())
+
+    # ------------------------------------------------------------ the iterations
+
+    def penalized_deviance(self, eta, u):
+        mu = self.family.linkinv(eta)
+        return self.family.dev_resid(self.resp.y, mu, self.resp.wt).sum() + u @ u
+
+    def run(self, theta, beta=None, eta_start=None):
+        """PIRLS at theta: the conditional modes u, and beta too when ``beta`` is None.
+
+        Starts from the linear predictor ``eta_start``; stops when the penalized deviance
+        changes by less than ``PIRLS_TOL`` (relative), halving steps that increase it.
+        """
+        fam, y, wt = self.family, self.resp.y, self.resp.wt
+        with_beta = beta is None
+        theta = np.asarray(theta, dtype=float)
+        eta = np.asarray(eta_start, dtype=float)
+        u = np.zeros(self.q1 + self.qr)
+        b = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
+        old_pdev, old = np.inf, None
+        converged = False
+        for _ in range(PIRLS_MAXIT):
+            mu = fam.linkinv(eta)
+            mu_eta = fam.mu_eta(eta)
+            sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
+            base = self.offset if with_beta else self.offset + self.X @ b
+            z = eta - base + (y - mu) / mu_eta
+            f = self.factor(theta, sqrtw, with_beta)
+            u, b_new = self.solve(f, sqrtw * z)
+            if with_beta:
+                b = b_new
+            eta = self.linear_predictor(theta, u, b)
+            pdev = self.penalized_deviance(eta, u)
+            if not np.isfinite(pdev):
+                raise PIRLSError("non-finite penalized deviance in PIRLS")
+            if pdev > old_pdev and old is not None:  # step halving, as lme4
+                for _ in range(10):
+                    u = (u + old[0]) / 2
+                    b = (b + old[1]) / 2 if with_beta else b
+                    eta = self.linear_predictor(theta, u, b)
+                    pdev = self.penalized_deviance(eta, u)
+                    if pdev <= old_pdev:
+                        break
+                if pdev - old_pdev > self.tol:
+                    raise PIRLSError("PIRLS step-halving failed to reduce the penalized deviance")
+            if abs(old_pdev - pdev) < self.tol * abs(pdev):
+                converged = True
+                break
+            old_pdev, old = pdev, (u, b)
+        if not converged:
+            raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
+        mu = fam.linkinv(eta)
+        self.state = dict(theta=theta, u=u, beta=b, eta=eta, mu=mu, factor=f, with_beta=with_beta,
+                          ldL2=self.log_det_L(f, self.qr), sqrtw=sqrtw)
+        return self.state
+
+    # ------------------------------------------------------------ deviances
+
+    def laplace(self, state):
+        """lme4's Laplace deviance: ``-2 log p(y | u) + |u|^2 + log|L|^2``."""
+        r = self.resp
+        return (self.family.minus_two_loglik(r.y, state["mu"], r.wt, r.n) + state["u"] @ state["u"]
+                + state["ldL2"])
+
+    def agq(self, state, nodes, weights):
+        """lme4's adaptive Gauss-Hermite deviance for one scalar term (see the module docstring)."""
+        theta, u0, beta = state["theta"], state["u"], state["beta"]
+        codes, levels = self.first.codes, self.first.n_levels
+        fixed = self.offset + self.X @ beta
+        rows = self.first.rows[:, 0] * theta[0]
+        r = self.resp
+
+        def group_deviance(u):
+            mu = self.family.linkinv(fixed + rows * u[codes])
+            return np.bincount(codes, self.family.dev_resid(r.y, mu, r.wt), levels) + u**2
+
+        devc0 = group_deviance(u0)
+        sd = 1 / state["factor"]["L1"][:, 0, 0]
+        mult = np.zeros(levels)
+        for z, w in zip(nodes, weights):
+            if z == 0:
+                mult += w
+            else:
+                mult += w * np.exp(-0.5 * (group_deviance(u0 + z * sd) - devc0) + z**2 / 2)
+        return devc0.sum() + state["ldL2"] - 2 * np.log(mult).sum()
+
+    def conditional_variances(self, state):
+        """Diagonal blocks of ``Lambda (Lambda' Z' W Z Lambda + I)^-1 Lambda'`` per term (lme4's condVar)."""
+        f = state["factor"]
+        if state["with_beta"]:
+            f = self.factor(state["theta"], state["sqrtw"], with_beta=False)
+        L1, E, R, T1 = f["L1"], f["E"], f["R"], f["T1"]
+        L1_inv = np.linalg.inv(L1)
+        M1_inv = L1_inv.transpose(0, 2, 1) @ L1_inv
+        out = []
+        if self.qr:
+            R_inv = la.solve_triangular(R, np.eye(self.qr), lower=True)
+            F = np.einsum("mk,lpk->lpm", R_inv, E)                 # R^-1 E_l'
+            inner = np.eye(self.first.p) + np.einsum("lpm,lqm->lpq", F, F)
+            M1_inv = L1_inv.transpose(0, 2, 1) @ inner @ L1_inv
+            Lr = f["Lr"].toarray()
+            rest_cov = Lr @ (R_inv.T @ R_inv) @ Lr.T
+        out.append(T1 @ M1_inv @ T1.T)
+        start = 0
+        for term in self.rest:
+            idx = start + np.arange(term.q).reshape(term.n_levels, term.p)
+            out.append(rest_cov[idx[:, :, None], idx[:, None, :]])
+            start += term.q
+        return out
+
+
+def gauss_hermite(k):
+    """Nodes and weights of the k-point Gauss-Hermite rule for the standard normal density."""
+    x, w = np.polynomial.hermite.hermgauss(k)
+    nodes = x * np.sqrt(2)
+    nodes[np.abs(nodes) < 1e-12] = 0.0
+    return nodes, w / w.sum()
+
+
+def deriv12(fun, x, delta=DERIVATIVE_STEP, fx=None):
+    """Central-difference gradient and Hessian, exactly as lme4's ``deriv12``."""
+    x = np.asarray(x, dtype=float)
+    k = len(x)
+    fx = fun(x) if fx is None else fx
+    g, H = np.zeros(k), np.zeros((k, k))
+
+    def at(*changes):
+        v = x.copy()
+        for i, d in changes:
+            v[i] += d
+        return fun(v)
+
+    for j in range(k):
+        f_add, f_sub = at((j, delta)), at((j, -delta))
+        H[j, j] = (f_add - 2 * fx + f_sub) / delta**2
+        g[j] = (f_add - f_sub) / (2 * delta)
+        for i in range(j):
+            H[i, j] = H[j, i] = (at((i, delta), (j, delta)) - at((i, delta), (j, -delta))
+                                 - at((i, -delta), (j, delta)) + at((i, -delta), (j, -delta))) / (4 * delta**2)
+    return g, H
+
+
+# ---------------------------------------------------------------- the fitted model
+
+
+class GeneralizedLinearMixedModel(MixedModel):
+    """A fitted generalized linear mixed model: lme4's ``glmerMod``.  Create it with :func:`glmer`."""
+
+    _has_residual = False
+    REML = False
+    sigma = 1.0
+
+    def __init__(self, design, response, family="binomial", nAGQ=1, optimizer=("bobyqa", "Nelder_Mead"),
+                 maxeval=100_000, start=None, check_convergence=True, data_name=None, tolPwrss=PIRLS_TOL):
+        self.design, self.resp = design, response
+        self._family = get_family(family)
+        self.family, self.link = self._family.name, self._family.link
+        self.nAGQ = _check_nAGQ(nAGQ, design)
+        if isinstance(optimizer, str):
+            optimizer = (optimizer, optimizer)
+        self.optimizer, self.maxeval, self.data_name = tuple(optimizer), maxeval, data_name
+        self.tolPwrss = tolPwrss
+        self.pirls = PIRLS(design, response, self._family, tolPwrss)
+        self._Z = self.pirls.Z
+        self._nodes = gauss_hermite(self.nAGQ) if self.nAGQ > 1 else None
+        self.convergence = []
+        self._fit(start)
+        if check_convergence:
+            self._check_convergence()
+        elif self.is_singular():
+            self.convergence.append("boundary (singular) fit: see help('isSingular')")
+        report(self.convergence)
+
+    # ------------------------------------------------------------ deviance functions
+
+    def _stage1_deviance(self, theta):
+        """nAGQ=0: the Laplace deviance at theta, with beta optimised inside PIRLS."""
+        try:
+            return self.pirls.laplace(self.pirls.run(theta, None, self._lp0))
+        except (PIRLSError, np.linalg.LinAlgError, la.LinAlgError):
+            return np.inf
+
+    def deviance_function(self, pars):
+        """Stage 2: the Laplace (nAGQ=1) or AGQ deviance at ``pars = (theta, beta)``."""
+        k = len(self.design.theta_lower)
+        try:
+            state = self.pirls.run(pars[:k], pars[k:], self._lp0)
+        except (PIRLSError, np.linalg.LinAlgError, la.LinAlgError):
+            return np.inf
+        if self.nAGQ > 1:
+            return self.pirls.agq(state, *self._nodes)
+        return self.pirls.laplace(state)
+
+    # ------------------------------------------------------------ fitting
+
+    def _fit(self, start):
+        design, pirls, resp = self.design, self.pirls, self.resp
+        lower = design.theta_lower
+        theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)[: len(lower)]
+        mustart = self._family.mustart(resp.y, resp.wt)
+        self._lp0 = pirls.offset + self._family.linkfun(mustart)
+        # initialisation as lme4: one nAGQ=0 PIRLS at the starting theta, from mustart
+        self._lp0 = pirls.run(theta0, None, self._lp0)["eta"]
+        opt1 = minimize(self._stage1_deviance, theta0, lower, optimizer=self.optimizer[0], maxeval=self.maxeval)
+        self.optinfo = [opt1]
+        state = pirls.run(opt1.x, None, self._lp0)
+        if self.nAGQ == 0:
+            self._set_state(state, opt1.fun)
+            self._hessian = None
+            return
+        self._lp0 = state["eta"]
+        k = len(lower)
+        pars0 = np.r_[opt1.x, state["beta"]]
+        if start is not None and len(np.asarray(start)) == k + design.X.shape[1]:
+            pars0 = np.asarray(start, dtype=float)
+        opt2 = minimize(self.deviance_function, pars0, np.r_[lower, np.full(len(state["beta"]), -np.inf)],
+                        optimizer=self.optimizer[1], maxeval=self.maxeval)
+        self.optinfo.append(opt2)
+        self._pars = opt2.x
+        self._hessian = self._gradient = None
+        if self.nobs < MAX_NOBS_FOR_DERIVATIVES:
+            self._gradient, self._hessian = deriv12(self.deviance_function, opt2.x)
+        fval = self.deviance_function(opt2.x)  # leaves PIRLS at the optimum
+        self._set_state(pirls.state, fval)
+
+    def _set_state(self, state, objective):
+        self._state = state
+        self._theta = np.asarray(state["theta"], dtype=float)
+        self.beta = np.asarray(state["beta"], dtype=float)
+        self.u = state["u"]
+        self.b = self.pirls.full_lambda(self._theta) @ self.u
+        self.objective = float(objective)
+        self._mu, self._eta = state["mu"], state["eta"]
+        self._vcov_rx = self._rx_vcov(state)
+        self._vcov = self._vcov_rx
+        if getattr(self, "_hessian", None) is not None:
+            v = self._hessian_vcov(self._hessian)
+            if v is not None:
+                self._vcov = v
+        self._cond_var = self.pirls.conditional_variances(state)
+
+    def _rx_vcov(self, state):
+        """``(R_X' R_X)^-1``: beta's covariance from the PIRLS factorisation (lme4's ``unsc()``)."""
+        f = self.pirls.factor(state["theta"], state["sqrtw"], with_beta=True)
+        qr = self.pirls.qr
+        S_inv = la.cho_solve((f["R"], True), np.eye(f["m"]))
+        return S_inv[qr:, qr:]
+
+    def _hessian_vcov(self, hessian):
+        """lme4's default for GLMMs: beta's block of ``2 H^-1``, H the Hessian of the deviance."""
+        k = len(self._theta)
+        try:
+            inv = np.linalg.inv(hessian)
+        except np.linalg.LinAlgError:
+            inv = None
+        if inv is None or not np.all(np.isfinite(inv)):
+            bad = True
+        else:
+            h = inv[k:, k:]
+            v = h + h.T
+            bad = np.linalg.eigvalsh(v).min() <= 0
+        if bad:
+            warnings.warn("variance-covariance matrix computed from finite-difference Hessian is not positive "
+                          "definite or contains NA values: falling back to var-cov estimated from RX",
+                          stacklevel=4)
+            return None
+        return v
+
+    def _check_convergence(self):
+        messages = []
+        for opt in self.optinfo:
+            if not opt.converged:
+                messages.append(f"convergence code 5 from nloptwrap: {opt.message} "
+                                f"Increase maxeval (now {self.maxeval}) or try another optimizer")
+        singular = self.is_singular()
+        if singular:
+            messages.append("boundary (singular) fit: see help('isSingular')")
+        if self._hessian is not None and not singular:
+            message = check_gradient(self._gradient, self._hessian)
+            if message:
+                messages.append(message)
+            messages += check_hessian(self._hessian[len(self._theta):, len(self._theta):], kind="fixed-effect")
+            messages += check_hessian(self._hessian)
+        scale_message = check_predictor_scales(self.design.X)
+        if scale_message:
+            messages.insert(0, scale_message)
+        self.convergence += messages
+
+    # ------------------------------------------------------------ likelihood
+
+    def loglik(self):
+        """The (approximate) log-likelihood as lme4 reports it: ``-objective / 2``.
+
+        For nAGQ > 1 lme4's deviance leaves out the saturated-model constant, so the AGQ
+        log-likelihood is not comparable with the Laplace one (compare models fitted alike).
+        """
+        return -self.objective / 2
+
+    def deviance(self):
+        """lme4's ``deviance(m)`` for a GLMM: the sum of squared deviance residuals."""
+        return float(np.sum(self._dev_resid()))
+
+    def refit_ml(self):
+        """GLMMs are already maximum-likelihood fits."""
+        return self
+
+    def _dev_resid(self):
+        return self._family.dev_resid(self.resp.y, self._mu, self.resp.wt)
+
+    # ------------------------------------------------------------ predictions and residuals
+
+    def _inverse_link(self, eta):
+        return self._family.linkinv(np.asarray(eta, dtype=float))
+
+    def _linear_predictor(self, b=None):
+        b = self.b if b is None else b
+        return self.pirls.offset + self.design.X.to_numpy() @ self.beta + self._Z @ b
+
+    def predict(self, newdata=None, re_form=None, allow_new_levels=False, type="link"):
+        """Predictions on the link scale (``type="link"``) or the response scale (``"response"``).
+
+        Conditional on the random effects (default) or population-level (``re_form="~0"``).
+        The offset is included for the fitted data and, when it was given as a column
+        name, for newdata.
+        """
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        eta = super().predict(newdata, re_form, allow_new_levels, type="link")
+        if newdata is None:
+            eta = eta + self.pirls.offset
+        elif isinstance(self._offset_name, str) and self._offset_name in newdata:
+            eta = eta + newdata[self._offset_name].to_numpy(dtype=float)
+        eta.index = self.design.data.index if newdata is None else newdata.index
+        return pd.Series(self._inverse_link(eta.to_numpy()), index=eta.index, name="prediction") \
+            if type == "response" else eta
+
+    _offset_name = None
+
+    def fitted(self):
+        """Fitted means on the response scale (proportions for binomial), given the random effects."""
+        return pd.Series(self._mu, index=self.design.data.index, name="fitted")
+
+    def residuals(self, type="deviance", scaled=False):
+        """Residuals: ``"deviance"`` (lme4's default for GLMMs), ``"pearson"``, ``"response"`` or ``"working"``."""
+        y, mu, wt = self.resp.y, self._mu, self.resp.wt
+        if type == "deviance":
+            r = np.sign(y - mu) * np.sqrt(np.maximum(self._dev_resid(), 0))
+        elif type == "pearson":
+            r = (y - mu) * np.sqrt(wt) / np.sqrt(self._family.variance(mu))
+        elif type == "response":
+            r = y - mu
+        elif type == "working":
+            r = (y - mu) / self._family.mu_eta(self._eta)
+        else:
+            raise ValueError(f"type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
+        return pd.Series(r, index=self.design.data.index, name="residuals")
+
+    # ------------------------------------------------------------ simulation
+
+    def simulate(self, nsim=1, seed=None, use_u=False):
+        """Simulate responses: new random effects (``use_u=False``, lme4's default), then y | u.
+
+        Columns ``sim_1, ...`` on the scale the response was given in: 0/1, counts,
+        proportions (weights= responses), or numbers of successes (cbind responses; the
+        numbers of trials stay those of the data).
+        """
+        rng = np.random.default_rng(seed)
+        fixed = self.pirls.offset + self.design.X.to_numpy() @ self.beta
+        if use_u:
+            eta = np.repeat((fixed + self._Z @ self.b)[:, None], nsim, axis=1)
+        else:
+            u = rng.standard_normal((self._Z.shape[1], nsim))
+            eta = fixed[:, None] + self._Z @ (self.pirls.full_lambda(self._theta) @ u)
+        draws = self._family.simulate(self._family.linkinv(eta), self.resp.wt, rng)
+        if self.resp.kind == "cbind":
+            draws = np.round(draws * self.resp.n[:, None])
+        return pd.DataFrame(draws, index=self.design.data.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def refit(self, newresponse, check_convergence=False):
+        """The same model fitted to a new response (as returned by :meth:`simulate`), as lme4's ``refit``."""
+        y = np.asarray(newresponse, dtype=float)
+        if y.shape != (self.nobs,):
+            raise ValueError(f"newresponse must have one value per observation ({self.nobs}), got shape {y.shape}")
+        r = self.resp
+        if r.kind == "cbind":
+            y = np.where(r.n > 0, y / np.where(r.n > 0, r.n, 1), 0.0)
+        new = Response(y, r.wt, r.n, r.offset, r.kind)
+        start = np.r_[self._theta, self.beta] if self.nAGQ > 0 else self._theta
+        model = GeneralizedLinearMixedModel(self.design, new, self._family, self.nAGQ, self.optimizer,
+                                            self.maxeval, start=start, check_convergence=check_convergence,
+                                            tolPwrss=self.tolPwrss)
+        model._offset_name = self._offset_name
+        return model
+
+    # ------------------------------------------------------------ summary
+
+    def summary(self):
+        """lme4's ``summary(glmer fit)``: information criteria, random effects, z tests."""
+        from .display import (Summary, coefficient_text, correlation_text, groups_text,
+                              information_criteria_text, random_effects_text, residual_quantiles_text)
+        se = np.sqrt(np.diag(self._vcov))
+        table = pd.DataFrame({"Estimate": self.beta, "Std. Error": se}, index=self.design.fixed_names)
+        table["z value"] = table["Estimate"] / table["Std. Error"]
+        table["Pr(>|z|)"] = 2 * stats.norm.sf(np.abs(table["z value"]))
+        method = ("Laplace Approximation" if self.nAGQ == 1
+                  else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}")
+        lines = [f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']",
+                 f" Family: {self.family}  ( {self.link} )", f"Formula: {self.formula}"]
+        if self.data_name:
+            lines.append(f"   Data: {self.data_name}")
+        lines += ["", information_criteria_text(self), "",
+                  residual_quantiles_text(self.residuals("pearson").to_numpy()), "", "Random effects:",
+                  random_effects_text(self.varcorr()), groups_text(self), "", "Fixed effects:",
+                  coefficient_text(table)]
+        if 1 < len(self.beta) <= 12:
+            lines += ["", "Correlation of Fixed Effects:", correlation_text(self.vcov())]
+        lines += [f"{m}" for m in self.convergence]
+        return Summary("\n".join(lines), table)
+
+    def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None):
+        """Wald intervals for the fixed effects (``estimate +- z SE``); others via :mod:`mixedlite.inference`."""
+        from . import inference
+        return inference.confint(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed)
+
+
+def _check_nAGQ(nAGQ, design):
+    if int(nAGQ) != nAGQ or not 0 <= nAGQ <= 25:
+        raise ValueError(f"nAGQ must be a whole number from 0 to 25, got {nAGQ!r} "
+                         "(0: fast fit, 1: Laplace approximation, > 1: adaptive Gauss-Hermite quadrature)")
+    nAGQ = int(nAGQ)
+    if nAGQ > 1 and (len(design.terms) != 1 or design.terms[0].p != 1):
+        terms = " + ".join(f"({' + '.join(t.names)} | {t.group})" for t in design.terms)
+        raise ValueError(f"nAGQ > 1 is only available for models with a single, scalar random-effects term "
+                         f"such as (1 | group); this model has {terms}. Use nAGQ=1 (the Laplace "
+                         "approximation) for this model, or simplify the random effects to one (1 | group) term")
+    return nAGQ
+
+
+def _column_or_array(value, data, label):
+    """A weights/offset argument given as a column name or as one value per row of data."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise KeyError(f"{label} column {value!r} is not in the data; pass a column name or one value per row")
+        return data[value]
+    values = np.asarray(value, dtype=float)
+    if values.shape != (len(data),):
+        raise ValueError(f"{label} must have one value per row of data ({len(data)}), got shape {values.shape}")
+    return pd.Series(values, index=data.index)
+
+
+def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
+          optimizer=("bobyqa", "Nelder_Mead"), maxeval=100_000, start=None, check_convergence=True,
+          tolPwrss=PIRLS_TOL):
+    """Fit a generalized linear mixed model, as lme4's ``glmer``.
+
+    >>> g = glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)   # doctest: +SKIP
+
+    ``family``: ``"binomial"`` (logit link) for 0/1, logical, two-level factor (first level =
+    failure), ``cbind(successes, failures)`` or proportion responses (with ``weights=`` the
+    numbers of trials); ``"poisson"`` (log link) for counts, with ``offset=`` (e.g. the log
+    of exposure).  ``weights`` and ``offset`` are column names or arrays, one value per row.
+    ``nAGQ``: 1 = Laplace approximation, 0 = faster and cruder (beta estimated inside PIRLS),
+    k > 1 = adaptive Gauss-Hermite quadrature with k nodes (one scalar random-effects term only).
+    ``optimizer``: the stage 1 and stage 2 optimisers (lme4's ``glmerControl`` default).
+    """
+    fam = get_family(family)
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    data = data.copy()
+    extra = []
+    offset_name = offset if isinstance(offset, str) else None
+    for label, value in (("weights", weights), ("offset", offset)):
+        column = _column_or_array(value, data, label)
+        if column is not None:
+            data[f"({label})"] = column
+            extra.append(f"({label})")
+    design = Design(formula, data, extra_columns=extra)
+    raw = design.response()
+    name = design.formula.response
+    w = design.data["(weights)"].to_numpy(dtype=float) if weights is not None else None
+    if w is not None and (np.any(w < 0) or not np.all(np.isfinite(w))):
+        raise ValueError("weights must be non-negative numbers (the numbers of trials for a proportion response)")
+    response = (binomial_response if fam.name == "binomial" else poisson_response)(raw, w, name)
+    if offset is not None:
+        response.offset = design.data["(offset)"].to_numpy(dtype=float)
+    if len(np.unique(response.y)) < 2:
+        raise ValueError(f"the response '{name}' is constant: there is nothing to model. Check the data subset")
+    model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
+                                        start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
+    model._offset_name = offset_name
+    return model
+
+
+def overdispersion(model):
+    """A dispersion check for count (and binomial) GLMMs.
+
+    The sum of squared Pearson residuals is roughly chi-squared on the residual degrees of
+    freedom (observations minus parameters) when the model's variance is right.  A ratio
+    well above 1 (with a small p-value) signals overdispersion; an observation-level random
+    effect ``(1 | obs)`` is one remedy.  Returns a Series: chisq, ratio, rdf, p.
+    """
+    rdf = model.nobs - model.df
+    chisq = float(np.sum(model.residuals("pearson") ** 2))
+    return pd.Series({"chisq": chisq, "ratio": chisq / rdf, "rdf": rdf, "p": stats.chi2.sf(chisq, rdf)})
