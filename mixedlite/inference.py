@@ -15,10 +15,14 @@ percentile bootstrap.  This module gathers them behind the names the models call
 """
 from .anova import anova, mixture_pvalue, variance_test
 
-__all__ = ["anova", "anova_ddf", "coefficient_tests", "confint", "mixture_pvalue", "variance_test"]
+__all__ = ["BootstrapResult", "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "mixture_pvalue",
+           "pbmodcomp", "variance_test"]
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from .bootstrap import BootstrapResult, bootmer, pbmodcomp
 
 DDF_METHODS = ("Satterthwaite", "Kenward-Roger")
 
@@ -83,3 +87,72 @@ def _unscaled_wald(method, L):
     L = np.atleast_2d(L)
     Lb = L @ method.beta
     return Lb @ np.linalg.solve(L @ method.vcov_adjusted @ L.T, Lb) / np.linalg.matrix_rank(L)
+
+
+def _parameter_names(model):
+    from .profile import sdcor_names
+    return sdcor_names(model) + list(model.design.fixed_names)
+
+
+def _select(names, parm):
+    """lme4's ``parm``: names, positions, or "theta_" (variance parameters) / "beta_" (fixed effects)."""
+    if parm is None:
+        return list(names)
+    parm = [parm] if isinstance(parm, (str, int)) else list(parm)
+    n_var = sum(1 for n in names if n.startswith(("sd_", "cor_")) or n == "sigma")
+    chosen = []
+    for p in parm:
+        if p == "theta_":
+            chosen += names[:n_var]
+        elif p == "beta_":
+            chosen += names[n_var:]
+        elif isinstance(p, (int, np.integer)):
+            chosen.append(names[p])
+        elif p in names:
+            chosen.append(p)
+        else:
+            raise ValueError(f"unknown parameter {p!r}; choose from {', '.join(names)} (or 'theta_', 'beta_')")
+    return list(dict.fromkeys(chosen))
+
+
+def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, progress=True):
+    """Confidence intervals as lme4's ``confint(m, oldNames = FALSE)``.
+
+    Rows: the random-effect standard deviations and correlations (``sd_(Intercept)|Subject``,
+    ``cor_Days.(Intercept)|Subject``, ...), ``sigma``, then the fixed effects; columns named from
+    ``level`` ("2.5 %", "97.5 %").
+
+    * ``"Wald"``: ``beta +- z SE`` for fixed effects; NaN for variance parameters (as lme4:
+      Wald intervals for variances are unreliable).
+    * ``"profile"``: likelihood-profile intervals (:mod:`mixedlite.profile`).
+    * ``"boot"``: percentile intervals from ``nsim`` parametric-bootstrap refits (``seed``).
+    """
+    from .bootstrap import percent_labels
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, not {level}")
+    names = _parameter_names(model)
+    chosen = _select(names, parm)
+    alpha = np.array([(1 - level) / 2, (1 + level) / 2])
+    columns = percent_labels(alpha)
+    if method == "Wald":
+        z = stats.norm.ppf(alpha)
+        se = pd.Series(np.sqrt(np.diag(model._vcov)), index=model.design.fixed_names)
+        beta = pd.Series(model.beta, index=model.design.fixed_names)
+        rows = [beta[n] + z * se[n] if n in beta.index else [np.nan, np.nan] for n in chosen]
+        return pd.DataFrame(rows, index=chosen, columns=columns)
+    if method == "profile":
+        from .profile import profile_confint
+        _, ci = profile_confint(model, chosen, level)
+        return pd.DataFrame(ci, index=chosen, columns=columns)
+    if method == "boot":
+        from .bootstrap import bootmer
+        result = bootmer(model, _all_parameters, nsim=nsim, seed=seed, progress=progress)
+        return result.confint(level).loc[chosen].set_axis(columns, axis=1)
+    raise ValueError(f"method must be 'Wald', 'profile' or 'boot', not {method!r}")
+
+
+def _all_parameters(model):
+    """sd/cor parameters, sigma and fixed effects of a fit, with lme4's oldNames=FALSE names."""
+    from .profile import theta_to_sdcor
+    values = np.r_[theta_to_sdcor(model.design, model._theta, model.sigma), model.beta]
+    return pd.Series(values, index=_parameter_names(model))

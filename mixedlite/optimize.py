@@ -36,8 +36,12 @@ class OptimizerResult:
     converged: bool
 
 
-def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000, xtol_abs=1e-8, ftol_abs=1e-8):
+def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000, xtol_abs=1e-8, ftol_abs=1e-8,
+             initial_step=None):
     """Minimise ``fun`` from ``start`` subject to ``lower <= x <= upper``.
+
+    ``initial_step`` (per coordinate) sets the size of the first moves; refits that start
+    at a nearby optimum converge in fewer evaluations with a step scaled to ``start``.
 
     Returns an :class:`OptimizerResult`; ``converged`` is False when the evaluation budget
     ran out (lme4's "maxeval reached" warning).
@@ -60,6 +64,8 @@ def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000,
     opt.set_xtol_abs(xtol_abs)
     opt.set_ftol_abs(ftol_abs)
     opt.set_maxeval(int(maxeval))
+    if initial_step is not None:
+        opt.set_initial_step(np.asarray(initial_step, dtype=float))
     x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
     code = opt.last_optimize_result()
     return OptimizerResult(x=x, fun=opt.last_optimum_value(), evaluations=count[0],

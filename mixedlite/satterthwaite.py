@@ -102,7 +102,7 @@ def unscaled_vcov(pls, theta):
     _, _, R = pls.factorize(theta)
     q = pls.q_rest
     RX = np.tril(R[q: q + pls.p, q: q + pls.p])
-    RX_inv = la.solve_triangular(RX, np.eye(pls.p), lower=True)
+    RX_inv = la.lapack.dtrtri(RX, lower=1)[0]
     return RX_inv.T @ RX_inv
 
 

@@ -222,3 +222,117 @@ def test_type3_hypotheses_on_a_balanced_factorial():
     assert list(table.index) == ["recipe", "temperature", "recipe:temperature"]
     np.testing.assert_allclose(table["NumDF"], [2, 5, 10])
     np.testing.assert_allclose(table["DenDF"], [42, 210, 210], rtol=1e-4)
+
+
+# ---------------------------------------------------------------- confidence intervals
+
+PROFILE_RTOL = 1e-3
+PROFILE_REFERENCES = ["sleepstudy_slopes_reml", "sleepstudy_slopes_ml", "sleepstudy_intercept_reml",
+                      "penicillin_crossed_reml", "pastes_nested_reml"]
+WALD_REFERENCES = SATTERTHWAITE_REFERENCES
+
+
+def assert_interval_ends(actual, expected, rtol):
+    """Relative agreement; an end lme4 puts exactly at 0 (a variance on its bound) must be 0 too."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    zero = expected == 0
+    np.testing.assert_allclose(actual[~zero], expected[~zero], rtol=rtol)
+    np.testing.assert_allclose(actual[zero], 0.0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", PROFILE_REFERENCES)
+def test_profile_intervals_match_lme4(name):
+    ref = load_reference(name)["confint_profile"]
+    ci = fit(name).confint(method="profile")
+    assert list(ci.index) == ref["names"]
+    assert list(ci.columns) == ["2.5 %", "97.5 %"]
+    assert_interval_ends(ci["2.5 %"], ref["lower"], PROFILE_RTOL)
+    assert_interval_ends(ci["97.5 %"], ref["upper"], PROFILE_RTOL)
+
+
+@pytest.mark.parametrize("name", WALD_REFERENCES)
+def test_wald_intervals_match_lme4(name):
+    ref = load_reference(name)["confint_wald"]
+    ci = fit(name).confint(method="Wald")
+    assert ci.loc[ref["names"]].notna().all().all()
+    assert ci.drop(index=ref["names"]).isna().all().all()  # variance parameters: NaN, as lme4
+    np.testing.assert_allclose(ci.loc[ref["names"], "2.5 %"], ref["lower"], rtol=1e-4)
+    np.testing.assert_allclose(ci.loc[ref["names"], "97.5 %"], ref["upper"], rtol=1e-4)
+
+
+def test_confint_parm_and_level():
+    m = fit("sleepstudy_slopes_reml")
+    ci = m.confint(parm="beta_", level=0.9)
+    assert list(ci.index) == ["(Intercept)", "Days"] and list(ci.columns) == ["5 %", "95 %"]
+    assert list(m.confint(parm=["sigma"], method="profile").index) == ["sigma"]
+    with pytest.raises(ValueError, match="unknown parameter"):
+        m.confint(parm="slope")
+    with pytest.raises(ValueError, match="method must be"):
+        m.confint(method="bayes")
+
+
+# ---------------------------------------------------------------- parametric bootstrap
+
+def test_bootmer_is_reproducible_with_a_seed():
+    m = fit("sleepstudy_slopes_reml")
+    a = ml.bootmer(m, lambda x: x.fixef(), nsim=30, seed=11, progress=False)
+    b = ml.bootmer(m, lambda x: x.fixef(), nsim=30, seed=11, progress=False)
+    c = ml.bootmer(m, lambda x: x.fixef(), nsim=30, seed=12, progress=False)
+    pd.testing.assert_frame_equal(a.t, b.t)
+    assert not np.allclose(a.t, c.t)
+    pd.testing.assert_series_equal(a.t0, m.fixef().astype(float))
+    assert list(a.t.columns) == ["(Intercept)", "Days"] and a.nsim == 30
+    assert list(a.confint().columns) == ["2.5 %", "97.5 %"]
+    scalar = ml.bootmer(m, lambda x: x.sigma, nsim=5, seed=1, progress=False)
+    assert scalar.t.shape == (5, 1)
+
+
+def test_boot_confint_has_lme4_rows():
+    m = fit("sleepstudy_intercept_reml")
+    ci = ml.confint(m, method="boot", nsim=40, seed=5, progress=False)
+    assert list(ci.index) == load_reference("sleepstudy_intercept_reml")["confint_profile"]["names"]
+    assert (ci["2.5 %"] < ci["97.5 %"]).all()
+
+
+def test_bootstrap_percentile_coverage_is_sane():
+    """95% percentile intervals of a slope, on datasets simulated from a known model.
+
+    With N datasets the number covering the true slope is Binomial(N, ~0.95) if the intervals
+    are right; we accept the central 99.8% of that distribution.
+    """
+    from scipy import stats
+    rng = np.random.default_rng(2024)
+    n_groups, per_group, true_slope, n_data, nsim = 10, 6, 1.0, 50, 59
+    x = np.tile(np.linspace(-1, 1, per_group), n_groups)
+    group = np.repeat([f"g{i}" for i in range(n_groups)], per_group)
+    covered = 0
+    for _ in range(n_data):
+        y = 2 + true_slope * x + np.repeat(rng.normal(0, 1.0, n_groups), per_group) + rng.normal(0, 0.8, len(x))
+        data = pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(group)})
+        m = ml.lmer("y ~ x + (1 | g)", data)
+        ci = ml.bootmer(m, lambda f: f.fixef()["x"], nsim=nsim, seed=int(rng.integers(1 << 31)),
+                        progress=False).confint()
+        covered += ci.iloc[0, 0] <= true_slope <= ci.iloc[0, 1]
+    low, high = stats.binom.ppf([0.001, 0.999], n_data, 0.95)
+    print(f"{covered} of {n_data} intervals covered the true slope")
+    assert low <= covered <= high, f"{covered} of {n_data} intervals covered the true slope"
+
+
+def test_pbmodcomp():
+    m1 = fit("sleepstudy_slopes_reml")
+    m0 = fit("sleepstudy_slopes_reml", "Reaction ~ Days + (1 | Subject)")
+    table = ml.pbmodcomp(m1, m0, nsim=20, seed=1, progress=False)
+    ref = load_reference("sleepstudy_slopes_reml")["anova"]
+    np.testing.assert_allclose(table.loc["LRT", "stat"], ref["Chisq"][1], rtol=ANOVA_CHISQ_RTOL)
+    np.testing.assert_allclose(table.loc["LRT", "p.value"], ref["p"][1], rtol=ANOVA_P_RTOL)
+    assert table.loc["PBtest", "p.value"] == pytest.approx(1 / 21)  # no simulated LRT reaches 42
+    assert len(table.attrs["samples"]) == 20
+    with pytest.raises(ValueError, match="more parameters"):
+        ml.pbmodcomp(m0, m1, nsim=5)
+
+
+def test_bootmer_rejects_bad_input():
+    with pytest.raises(ValueError, match="nsim"):
+        ml.bootmer(fit("sleepstudy_slopes_reml"), lambda m: m.sigma, nsim=0)
+    with pytest.raises(TypeError, match="fitted model"):
+        ml.bootmer("not a model", lambda m: m.sigma, nsim=5)

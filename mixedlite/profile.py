@@ -1,0 +1,202 @@
+"""Profile-likelihood confidence intervals, as lme4's ``confint(m, method = "profile")``.
+
+lme4 profiles the *ML* deviance (REML fits are refitted by ML first: ``devfun2`` calls
+``refitML``) on the standard-deviation / correlation scale.  The parameters are, per random
+term, the standard deviations and correlations (in the order of theta), then sigma, then the
+fixed effects.  For a parameter psi with ML estimate psi-hat, the signed square root
+
+    zeta(psi) = sign(psi - psi-hat) sqrt(D(psi) - D(psi-hat))
+
+of the deviance D, minimised over all the other parameters with psi held fixed, is close to
+a standard normal variable; the 95% interval is where ``|zeta| <= 1.96``.  For the variance
+parameters the deviance at fixed (sd, cor, sigma) is
+
+    D = log|L|^2 + r^2 / sigma^2 + n log(2 pi sigma^2),   theta = sd / sigma (with chol(cor));
+
+for a fixed effect beta_j the model is refitted by ML with ``x_j beta_j`` as an offset.
+lme4 interpolates zeta by a spline through the profile and inverts it; we find the two roots
+of ``zeta(psi) = -+1.96`` directly (Brent's method).  An interval that reaches a bound
+(a standard deviation of 0, a correlation of +-1) ends at the bound, as in lme4.
+"""
+import copy
+
+import numpy as np
+from scipy import optimize, stats
+
+from .optimize import minimize
+
+
+# ------------------------------------------------------------ the sd / cor scale
+
+def sdcor_names(model):
+    """lme4's ``oldNames = FALSE`` names: sd_(Intercept)|Subject, cor_Days.(Intercept)|Subject, ..., sigma."""
+    names = []
+    for term in model.design.terms:
+        for j in range(term.p):
+            for i in range(j, term.p):
+                names.append(f"sd_{term.names[i]}|{term.group}" if i == j
+                             else f"cor_{term.names[i]}.{term.names[j]}|{term.group}")
+    if getattr(model, "_has_residual", True):
+        names.append("sigma")
+    return names
+
+
+def theta_to_sdcor(design, theta, sigma):
+    """(theta, sigma) -> standard deviations and correlations per term (theta's order), then sigma."""
+    out = []
+    for term, th in zip(design.terms, design.split_theta(np.asarray(theta, dtype=float))):
+        T = term.factor(th)
+        cov = sigma**2 * T @ T.T
+        sd = np.sqrt(np.diag(cov))
+        for j in range(term.p):
+            for i in range(j, term.p):
+                if i == j:
+                    out.append(sd[i])
+                else:
+                    out.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+    return np.array(out + [sigma])
+
+
+def _cholesky_psd(C):
+    """Lower Cholesky factor of a correlation matrix, tolerating singular (|cor| = 1) matrices."""
+    p = C.shape[0]
+    L = np.zeros_like(C)
+    for j in range(p):
+        d = C[j, j] - L[j, :j] @ L[j, :j]
+        L[j, j] = np.sqrt(max(d, 0.0))
+        for i in range(j + 1, p):
+            L[i, j] = (C[i, j] - L[i, :j] @ L[j, :j]) / L[j, j] if L[j, j] > 0 else 0.0
+    return L
+
+
+def sdcor_to_theta(design, pars):
+    """The inverse of :func:`theta_to_sdcor` (lme4's ``Sv_to_Cv``): ``T = diag(sd / sigma) chol(cor)``."""
+    sigma, theta, k = pars[-1], [], 0
+    for term in design.terms:
+        sd, C = np.zeros(term.p), np.eye(term.p)
+        for j in range(term.p):
+            for i in range(j, term.p):
+                if i == j:
+                    sd[i] = pars[k]
+                else:
+                    C[i, j] = C[j, i] = pars[k]
+                k += 1
+        T = (sd / sigma)[:, None] * _cholesky_psd(C)
+        theta += [T[i, j] for j in range(term.p) for i in range(j, term.p)]
+    return np.array(theta)
+
+
+def _bounds(design):
+    lower, upper = [], []
+    for term in design.terms:
+        for j in range(term.p):
+            for i in range(j, term.p):
+                lower.append(0.0 if i == j else -1.0)
+                upper.append(np.inf if i == j else 1.0)
+    return np.array(lower + [0.0]), np.array(upper + [np.inf])
+
+
+# ------------------------------------------------------------ profiles
+
+class Profile:
+    """zeta functions for every parameter of an ML fit (lme4's ``profile``), and their roots."""
+
+    def __init__(self, model):
+        ml_fit = model.refit_ml() if model.REML else model
+        self.model = ml_fit
+        self.pls = ml_fit.pls
+        self.design = ml_fit.design
+        self.base = -2 * ml_fit.loglik()
+        self.opt = theta_to_sdcor(self.design, ml_fit._theta, ml_fit.sigma)
+        self.lower, self.upper = _bounds(self.design)
+        self.names = sdcor_names(ml_fit) + list(self.design.fixed_names)
+        self.beta = np.asarray(ml_fit.beta)
+        self.se = np.sqrt(np.diag(ml_fit._vcov))
+
+    def deviance(self, pars):
+        """ML deviance at (sd, cor, sigma): lme4's ``devfun2``."""
+        sigma = pars[-1]
+        if sigma <= 0:
+            return np.inf
+        try:
+            logdet_L, _, r2 = self.pls.pieces(sdcor_to_theta(self.design, pars))
+        except np.linalg.LinAlgError:
+            return np.inf
+        return logdet_L + r2 / sigma**2 + self.pls.n * np.log(2 * np.pi * sigma**2)
+
+    def variance_zeta(self, w):
+        """zeta as a function of variance parameter w (the others minimised, warm-started)."""
+        others = np.arange(len(self.opt)) != w
+        state = {"start": self.opt[others].copy()}
+
+        def zeta(x):
+            def f(y):
+                pars = self.opt.copy()
+                pars[w], pars[others] = x, y
+                return self.deviance(pars)
+            start = np.clip(state["start"], self.lower[others], self.upper[others])
+            if others.any():
+                step = 0.1 * np.maximum(np.abs(start), 0.05)
+                result = minimize(f, start, self.lower[others], self.upper[others], xtol_abs=1e-10, ftol_abs=1e-12,
+                                  initial_step=step)
+                state["start"], value = result.x, result.fun
+            else:
+                value = f(np.zeros(0))
+            return np.sign(x - self.opt[w]) * np.sqrt(max(value - self.base, 0.0))
+        return zeta
+
+    def fixed_zeta(self, j):
+        """zeta as a function of fixed effect j: ML refit with ``x_j beta_j`` as an offset."""
+        design = copy.copy(self.design)
+        design.X = self.design.X.drop(columns=self.design.X.columns[j])
+        from .lmm import PenalizedLeastSquares
+        reduced = PenalizedLeastSquares(design, self.pls.y)
+        xj = self.design.X.iloc[:, j].to_numpy(dtype=float)
+        state = {"start": self.model._theta.copy()}
+        lower = self.design.theta_lower
+
+        def zeta(x):
+            pls = reduced.with_response(self.pls.y - xj * x)
+            step = 0.1 * np.maximum(np.abs(state["start"]), 0.05)
+            result = minimize(lambda th: pls.objective(th, REML=False), state["start"], lower,
+                              xtol_abs=1e-10, ftol_abs=1e-12, initial_step=step)
+            state["start"] = result.x
+            return np.sign(x - self.beta[j]) * np.sqrt(max(result.fun - self.base, 0.0))
+        return zeta
+
+    def interval(self, k, level=0.95):
+        """The profile interval of parameter k (index into ``names``)."""
+        cutoff = stats.norm.ppf(0.5 + level / 2)
+        nv = len(self.opt)
+        if k < nv:
+            zeta, estimate, lower, upper = self.variance_zeta(k), self.opt[k], self.lower[k], self.upper[k]
+            scale = max(abs(estimate), 0.05 * self.opt[-1])
+        else:
+            j = k - nv
+            zeta, estimate, lower, upper = self.fixed_zeta(j), self.beta[j], -np.inf, np.inf
+            scale = self.se[j]
+        return (_root(zeta, estimate, -1, lower, cutoff, scale), _root(zeta, estimate, +1, upper, cutoff, scale))
+
+
+def _root(zeta, estimate, direction, bound, cutoff, scale):
+    """Where ``zeta = direction * cutoff``, searching outward from the estimate; the bound if never."""
+    inner, step = estimate, 0.25 * scale
+    for _ in range(60):
+        outer = estimate + direction * step
+        if (direction < 0 and outer <= bound) or (direction > 0 and outer >= bound):
+            outer = bound
+        z = abs(zeta(outer))
+        if z >= cutoff:
+            return optimize.brentq(lambda x: abs(zeta(x)) - cutoff, min(inner, outer), max(inner, outer),
+                                   xtol=1e-10 * max(abs(estimate), scale), rtol=1e-12)
+        if outer == bound:
+            return bound
+        inner, step = outer, step * 1.6
+    raise RuntimeError("the profile never reached the cutoff: the likelihood is too flat to bound this parameter")
+
+
+def profile_confint(model, parm=None, level=0.95):
+    """Profile intervals for the parameters named in ``parm`` (default: all), in lme4's order."""
+    prof = Profile(model)
+    chosen = range(len(prof.names)) if parm is None else [prof.names.index(p) for p in parm]
+    return [prof.names[k] for k in chosen], np.array([prof.interval(k, level) for k in chosen])
