@@ -14,6 +14,7 @@ Axes they drew on; multi-panel plots return the Figure.
 ``shrinkage_plot``        per-cluster means: no pooling -> partial pooling, toward the grand mean
 ========================  =====================================================================
 """
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -178,27 +179,32 @@ def diagnostic_panel(model, grpvar=None):
     return fig
 
 
-def shrinkage_plot(table, grand_mean=None, ax=None, size_column="n"):
+def shrinkage_plot(table, grand_mean=None, ax=None, size_column="n", label_sizes=None):
     """Per-cluster estimates moving from no pooling (left) to partial pooling (right).
 
     ``table`` has columns ``no_pooling`` and ``partial_pooling`` (one row per cluster) and a
-    cluster-size column, as :func:`mixedlite.widgets.pooling_table` returns.  Small clusters
-    are drawn light, large ones dark; the dashed line is the grand mean.
+    cluster-size column, as :func:`mixedlite.widgets.pooling_table` returns.  Line colour shows
+    the cluster size (colour bar); ``label_sizes`` writes ``n=...`` beside each line (default:
+    only when there are at most 12 clusters).  The dashed line is the grand mean.
     """
     ax = _axes(ax, figsize=(5, 4.5))
     sizes = np.asarray(table[size_column], dtype=float)
+    label_sizes = len(table) <= 12 if label_sizes is None else label_sizes
     cmap = plt.get_cmap("viridis_r")
-    span = np.ptp(sizes) if np.ptp(sizes) > 0 else 1.0
+    lo, hi = sizes.min(), max(sizes.max(), sizes.min() + 1)
+    norm = matplotlib.colors.Normalize(vmin=lo, vmax=hi)
     for (_, row), size in zip(table.iterrows(), sizes):
-        color = cmap(0.15 + 0.8 * (size - sizes.min()) / span)
-        ax.plot([0, 1], [row["no_pooling"], row["partial_pooling"]], color=color, marker="o", markersize=5,
-                linewidth=1.3)
-        ax.annotate(f"n={int(size)}", (0, row["no_pooling"]), xytext=(-6, 0), textcoords="offset points",
-                    ha="right", va="center", fontsize=7, color="0.35")
+        ax.plot([0, 1], [row["no_pooling"], row["partial_pooling"]], color=cmap(norm(size)), marker="o",
+                markersize=5, linewidth=1.3)
+        if label_sizes:
+            ax.annotate(f"n={int(size)}", (0, row["no_pooling"]), xytext=(-6, 0), textcoords="offset points",
+                        ha="right", va="center", fontsize=7, color="0.35")
+    colorbar = ax.figure.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
+    colorbar.set_label("cluster size n")
     if grand_mean is not None:
         ax.axhline(grand_mean, color="0.3", linestyle="--", linewidth=1, label="grand mean")
         ax.legend(loc="upper right", fontsize=8, frameon=False)
-    ax.set_xlim(-0.45, 1.2)
+    ax.set_xlim(-0.45 if label_sizes else -0.15, 1.15)
     ax.set_xticks([0, 1])
     ax.set_xticklabels(["no pooling\n(cluster mean)", "partial pooling\n(mixed model)"])
     ax.set_ylabel("estimated cluster mean")

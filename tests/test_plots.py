@@ -85,3 +85,4 @@ def test_shrinkage_plot_draws_a_line_per_cluster():
     ax = plots.shrinkage_plot(table, grand_mean=table.attrs["grand_mean"])
     assert ax.get_ylabel() == "estimated cluster mean"
     assert len(ax.lines) == len(table) + 1  # one per cluster and the grand mean
+    assert len(ax.figure.axes) == 2  # and a colour bar for cluster size
