@@ -65,6 +65,17 @@ def test_anova_matches_lme4(name, capsys):
     np.testing.assert_allclose(table["Pr(>Chisq)"].iloc[1], expected["p"][1], rtol=ANOVA_P_RTOL)
 
 
+def test_anova_of_glmms_matches_lme4(capsys):
+    ref = load_reference("cbpp_binomial_laplace")["anova"]
+    cbpp = ml.load_dataset("cbpp")
+    small, large = (ml.glmer(f, cbpp, family="binomial") for f in ref["models"])
+    table = ml.anova(small, large)
+    assert capsys.readouterr().out == ""  # GLMMs are ML fits: nothing to refit
+    assert list(table["npar"]) == ref["npar"]
+    np.testing.assert_allclose(table["Chisq"].iloc[1], ref["Chisq"][1], rtol=ANOVA_CHISQ_RTOL)
+    np.testing.assert_allclose(table["Pr(>Chisq)"].iloc[1], ref["p"][1], rtol=ANOVA_P_RTOL)
+
+
 def test_anova_names_and_print(capsys):
     m1 = fit("sleepstudy_slopes_reml")
     m0 = fit("sleepstudy_slopes_reml", "Reaction ~ Days + (1 | Subject)")
