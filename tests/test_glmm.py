@@ -125,3 +125,185 @@ def test_model_attributes(fits):
     assert m.sigma == 1.0
     p, _ = fits["grouseticks_poisson_laplace"]
     assert (p.family, p.link) == ("poisson", "log")
+
+
+# ---------------------------------------------------------------- likelihood-ratio tests, nAGQ = 0, exact Laplace
+
+
+def test_anova_between_glmms(fits):
+    m1, ref = fits["cbpp_binomial_laplace"]
+    m0 = ml.glmer(ref["anova"]["models"][0], ml.load_dataset("cbpp"), family="binomial")
+    table = ml.anova(m0, m1)
+    expected = ref["anova"]
+    assert relative_error(table["logLik"], expected["logLik"]) < 1e-5
+    assert relative_error(table["AIC"], expected["AIC"]) < 1e-5
+    assert relative_error(table["Chisq"].iloc[1], expected["Chisq"][1]) < 1e-4
+    assert relative_error(table["Pr(>Chisq)"].iloc[1], expected["p"][1]) < 1e-3
+    assert list(table["npar"]) == expected["npar"]
+
+
+def test_nAGQ0_fast_fit(fits):
+    laplace, ref = fits["cbpp_binomial_laplace"]
+    fast = ml.glmer(ref["formula"], ml.load_dataset("cbpp"), nAGQ=0)
+    assert np.max(np.abs(fast.beta - laplace.beta)) < 0.05  # close to, not equal to, the Laplace fit
+    assert abs(fast._theta[0] - laplace._theta[0]) < 0.01
+    assert fast.objective > laplace.objective  # the Laplace fit optimises this criterion over beta too
+    assert "nAGQ = 0" in str(fast.summary())
+
+
+def test_exact_laplace_is_lower_than_lme4(fits):
+    """lme4's PIRLS tolerance (tolPwrss = 1e-7) makes its deviance slightly higher than the exact Laplace
+    approximation; with a tight tolerance our fit reaches a lower deviance (see mixedlite.glmm)."""
+    _, ref = fits["cbpp_binomial_laplace"]
+    exact = ml.glmer(ref["formula"], ml.load_dataset("cbpp"), tolPwrss=1e-12)
+    assert exact.objective < ref["objective"] - 1e-4
+    assert relative_error(exact.objective, ref["objective"]) < 1e-5
+    assert relative_error(exact.fixef(), ref["beta"]) < 1e-3
+
+
+# ---------------------------------------------------------------- response forms
+
+
+@pytest.fixture(scope="module")
+def cbpp_binary():
+    """cbpp with one 0/1 row per animal."""
+    d = ml.load_dataset("cbpp")
+    trials = d["size"].to_numpy()
+    rows = d.loc[d.index.repeat(trials), ["herd", "period"]].reset_index(drop=True)
+    rows["y"] = np.concatenate([np.r_[np.ones(k), np.zeros(n - k)] for k, n in zip(d["incidence"], trials)])
+    return rows
+
+
+def test_response_forms_agree(fits, cbpp_binary):
+    m, ref = fits["cbpp_binomial_laplace"]
+    d = ml.load_dataset("cbpp").assign(prop=lambda x: x["incidence"] / x["size"])
+    proportion = ml.glmer("prop ~ period + (1 | herd)", d, family="binomial", weights="size")
+    assert proportion.objective == pytest.approx(m.objective, rel=1e-10)
+    assert np.allclose(proportion.beta, m.beta, atol=1e-8)
+    array_weights = ml.glmer("prop ~ period + (1 | herd)", d, family="binomial", weights=d["size"].to_numpy())
+    assert array_weights.objective == pytest.approx(m.objective, rel=1e-10)
+    binary = ml.glmer("y ~ period + (1 | herd)", cbpp_binary)
+    assert np.allclose(binary.beta, m.beta, atol=1e-4)  # same likelihood up to the binomial coefficients
+    assert np.allclose(binary._theta, m._theta, atol=1e-4)
+    logical = ml.glmer("y ~ period + (1 | herd)", cbpp_binary.assign(y=cbpp_binary["y"] == 1))
+    factor = ml.glmer("y ~ period + (1 | herd)", cbpp_binary.assign(
+        y=pd.Categorical(np.where(cbpp_binary["y"] == 1, "sick", "healthy"), categories=["healthy", "sick"])))
+    assert logical.objective == pytest.approx(binary.objective, rel=1e-12)
+    assert factor.objective == pytest.approx(binary.objective, rel=1e-12)  # first level = failure
+
+
+def test_poisson_offset():
+    rng = np.random.default_rng(7)
+    groups, per = 40, 12
+    g = np.repeat(np.arange(groups), per)
+    x = rng.normal(size=groups * per)
+    exposure = rng.uniform(0.5, 4, size=groups * per)
+    eta = np.log(exposure) + 0.3 + 0.5 * x + rng.normal(0, 0.5, groups)[g]
+    d = pd.DataFrame({"y": rng.poisson(np.exp(eta)), "x": x, "g": pd.Categorical(g), "logexp": np.log(exposure)})
+    by_name = ml.glmer("y ~ x + (1 | g)", d, family="poisson", offset="logexp")
+    by_array = ml.glmer("y ~ x + (1 | g)", d, family="poisson", offset=np.log(exposure))
+    assert by_name.objective == pytest.approx(by_array.objective, rel=1e-12)
+    assert np.allclose(by_name.fixef(), [0.3, 0.5], atol=0.2)
+    assert np.allclose(by_name.fitted(), np.exp(by_name.predict()))  # the offset is in the predictions
+    new = d.head(5).assign(logexp=d["logexp"].head(5) + np.log(2))  # twice the exposure, twice the mean
+    assert np.allclose(by_name.predict(new, type="response"), 2 * by_name.fitted().head(5))
+    without = ml.glmer("y ~ x + (1 | g)", d, family="poisson")
+    assert by_name.loglik() > without.loglik()
+
+
+# ---------------------------------------------------------------- overdispersion and the observation-level effect
+
+
+def test_overdispersion_and_observation_level_random_effect():
+    rng = np.random.default_rng(11)
+    groups, per = 30, 10
+    g = np.repeat(np.arange(groups), per)
+    eta = 1.0 + rng.normal(0, 0.4, groups)[g] + rng.normal(0, 0.8, groups * per)  # extra-Poisson noise
+    d = pd.DataFrame({"y": rng.poisson(np.exp(eta)), "g": pd.Categorical(g),
+                      "obs": pd.Categorical(np.arange(groups * per))})
+    plain = ml.glmer("y ~ 1 + (1 | g)", d, family="poisson")
+    check = ml.overdispersion(plain)
+    assert set(check.index) == {"chisq", "ratio", "rdf", "p"}
+    assert check["rdf"] == len(d) - 2
+    assert check["ratio"] > 2 and check["p"] < 1e-6
+    remedy = ml.glmer("y ~ 1 + (1 | g) + (1 | obs)", d, family="poisson")  # glmer allows one level per row
+    assert ml.overdispersion(remedy)["ratio"] < 1.2
+    assert remedy.aic() < plain.aic() - 50
+    assert remedy.varcorr().set_index("grp").loc["obs", "sdcor"] == pytest.approx(0.8, abs=0.2)
+
+
+# ---------------------------------------------------------------- known ICC is recovered
+
+
+def test_known_icc_is_recovered():
+    """Random-intercept logistic GLMM with latent ICC 0.2: var_u = 0.2 / 0.8 * pi^2 / 3."""
+    rng = np.random.default_rng(2025)
+    clusters, size, icc = 150, 30, 0.2
+    var_u = icc / (1 - icc) * np.pi**2 / 3
+    g = np.repeat(np.arange(clusters), size)
+    x = rng.normal(size=clusters * size)
+    eta = -0.5 + 0.7 * x + rng.normal(0, np.sqrt(var_u), clusters)[g]
+    d = pd.DataFrame({"y": rng.binomial(1, 1 / (1 + np.exp(-eta))), "x": x, "g": pd.Categorical(g)})
+    m = ml.glmer("y ~ x + (1 | g)", d, family="binomial")
+    assert ml.icc(m) == pytest.approx(icc, abs=0.05)  # the ICC's standard error here is about 0.02
+    assert m.fixef()["x"] == pytest.approx(0.7, abs=0.1)
+
+
+def test_simulate_and_refit(fits):
+    m, _ = fits["cbpp_binomial_laplace"]
+    sims = m.simulate(nsim=3, seed=1)
+    assert sims.shape == (56, 3) and list(sims.columns) == ["sim_1", "sim_2", "sim_3"]
+    size = ml.load_dataset("cbpp")["size"].to_numpy()
+    assert np.all((sims.to_numpy() >= 0) & (sims.to_numpy() <= size[:, None]))  # successes out of trials
+    assert np.array_equal(sims, m.simulate(nsim=3, seed=1))
+    refit = m.refit(sims["sim_1"])
+    assert refit.fixef().index.equals(m.fixef().index)
+    assert np.max(np.abs(refit.beta - m.beta)) < 1.5
+
+
+def test_singular_fit_is_reported():
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"y": rng.binomial(1, 0.4, 400), "g": pd.Categorical(np.repeat(np.arange(20), 20))})
+    with pytest.warns(ml.SingularFitWarning):
+        m = ml.glmer("y ~ 1 + (1 | g)", d)
+    assert m.is_singular()
+    assert any("singular" in message for message in m.convergence)
+
+
+# ---------------------------------------------------------------- bad input: clear errors
+
+
+def test_non_binary_binomial_response():
+    d = ml.load_dataset("cbpp")
+    with pytest.raises(ValueError, match=r"must be 0/1.*cbind\(successes, failures\)"):
+        ml.glmer("incidence ~ period + (1 | herd)", d, family="binomial")
+    three = d.assign(level=pd.Categorical(np.resize(["a", "b", "c"], len(d))))
+    with pytest.raises(ValueError, match="exactly two"):
+        ml.glmer("level ~ period + (1 | herd)", three, family="binomial")
+    with pytest.raises(ValueError, match="non-negative whole numbers"):
+        ml.glmer("cbind(incidence, incidence - size) ~ period + (1 | herd)", d, family="binomial")
+    with pytest.raises(ValueError, match="proportion between 0 and 1"):
+        ml.glmer("incidence ~ period + (1 | herd)", d, family="binomial", weights="size")
+
+
+def test_bad_poisson_counts():
+    d = ml.load_dataset("grouseticks")
+    with pytest.raises(ValueError, match="negative values.*counts cannot be negative"):
+        ml.glmer("y ~ YEAR + (1 | BROOD)", d.assign(y=d["TICKS"] - 1), family="poisson")
+    with pytest.raises(ValueError, match="non-integer values.*offset"):
+        ml.glmer("y ~ YEAR + (1 | BROOD)", d.assign(y=d["TICKS"] + 0.5), family="poisson")
+
+
+def test_agq_needs_one_scalar_term():
+    d = ml.load_dataset("grouseticks")
+    with pytest.raises(ValueError, match=r"single, scalar random-effects term.*Use nAGQ=1"):
+        ml.glmer("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", d, family="poisson", nAGQ=5)
+    with pytest.raises(ValueError, match=r"single, scalar random-effects term.*\(1 \+ cHEIGHT \| LOCATION\)"):
+        ml.glmer("TICKS ~ YEAR + (1 + cHEIGHT | LOCATION)", d, family="poisson", nAGQ=5)
+    with pytest.raises(ValueError, match="nAGQ must be a whole number from 0 to 25"):
+        ml.glmer("TICKS ~ YEAR + (1 | LOCATION)", d, family="poisson", nAGQ=30)
+
+
+def test_unknown_family():
+    with pytest.raises(ValueError, match="family='binomial'.*family='poisson'"):
+        ml.glmer("TICKS ~ YEAR + (1 | LOCATION)", ml.load_dataset("grouseticks"), family="gamma")
