@@ -139,7 +139,9 @@ class _App:
         self.sliders = sliders
         self.html = w.HTML()
         self.output = w.Output(layout=w.Layout(min_height="360px"))
-        self.widget = w.VBox([w.HBox(list(sliders.values())), self.html, self.output])
+        for slider in sliders.values():
+            slider.layout = w.Layout(width="480px")
+        self.widget = w.VBox([w.VBox(list(sliders.values())), self.html, self.output])
         self.result = None
         self.figure = None
         for slider in sliders.values():
