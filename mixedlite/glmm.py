@@ -64,9 +64,19 @@ from .model import MixedModel
 from .optimize import minimize
 
 try:  # small dense factorisations run faster single-threaded, much faster on a busy machine
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 except ImportError:  # optional
-    threadpool_limits = None
+    ThreadpoolController = None
+_CONTROLLER = []
+
+
+def single_threaded_blas():
+    """A context limiting BLAS to one thread (with threadpoolctl), or None without it."""
+    if ThreadpoolController is None:
+        return None
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
@@ -488,8 +498,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._Z = self.pirls.Z
         self._nodes = gauss_hermite(self.nAGQ) if self.nAGQ > 1 else None
         self.convergence = []
-        if threadpool_limits is not None:
-            with threadpool_limits(limits=1, user_api="blas"):
+        limit = single_threaded_blas()
+        if limit is not None:
+            with limit:
                 self._fit(start)
         else:
             self._fit(start)

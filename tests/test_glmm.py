@@ -209,6 +209,15 @@ def test_poisson_offset():
     assert np.allclose(by_name.predict(new, type="response"), 2 * by_name.fitted().head(5))
     without = ml.glmer("y ~ x + (1 | g)", d, family="poisson")
     assert by_name.loglik() > without.loglik()
+    sims = by_name.simulate(nsim=2, seed=3).to_numpy()
+    assert np.all(sims >= 0) and np.array_equal(sims, np.round(sims))
+
+
+@pytest.mark.filterwarnings("ignore:Model failed to converge")
+def test_optimizer_budget_is_reported(fits):
+    _, ref = fits["cbpp_binomial_laplace"]
+    with pytest.warns(ml.ConvergenceWarning, match="maxeval"):
+        ml.glmer(ref["formula"], ml.load_dataset("cbpp"), maxeval=8)
 
 
 # ---------------------------------------------------------------- overdispersion and the observation-level effect
