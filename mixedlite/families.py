@@ -66,7 +66,8 @@ class Binomial(Family):
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(m > 0, wt / m, 0.0)
             log_choose = gammaln(m_int + 1) - gammaln(k + 1) - gammaln(m_int - k + 1)
-            logp = log_choose + np.where(k > 0, k * np.log(mu), 0.0) + np.where(m_int - k > 0, (m_int - k) * np.log1p(-mu), 0.0)
+            logp = (log_choose + np.where(k > 0, k * np.log(mu), 0.0)
+                    + np.where(m_int - k > 0, (m_int - k) * np.log1p(-mu), 0.0))
         return -2 * np.sum(scale * logp)
 
     def mustart(self, y, wt):

@@ -57,7 +57,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from .design import Design
-from .diagnostics import check_gradient, check_hessian, check_predictor_scales, is_singular, report
+from .diagnostics import check_gradient, check_hessian, check_predictor_scales, report
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
