@@ -28,7 +28,7 @@ def format_p(p):
     """R's ``format.pval``: small p-values as ``<2e-16``, others with 3 significant digits."""
     if p < 2.2e-16:
         return "<2e-16"
-    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}".replace("e-0", "e-")
+    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}"
 
 
 def significance_stars(p):
@@ -138,7 +138,7 @@ def information_criteria_text(model):
 
 
 def groups_text(model):
-    groups = ", ".join(f"{g}, {n}" for g, n in model.ngrps.items())
+    groups = "; ".join(f"{g}, {n}" for g, n in model.ngrps.items())
     return f"Number of obs: {model.nobs}, groups:  {groups}"
 
 

@@ -61,22 +61,7 @@ from .diagnostics import check_gradient, check_hessian, check_predictor_scales, 
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
-from .optimize import minimize
-
-try:  # small dense factorisations run faster single-threaded, much faster on a busy machine
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # optional
-    ThreadpoolController = None
-_CONTROLLER = []
-
-
-def single_threaded_blas():
-    """A context limiting BLAS to one thread (with threadpoolctl), or None without it."""
-    if ThreadpoolController is None:
-        return None
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+from .optimize import minimize, single_threaded_blas
 
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
@@ -498,11 +483,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._Z = self.pirls.Z
         self._nodes = gauss_hermite(self.nAGQ) if self.nAGQ > 1 else None
         self.convergence = []
-        limit = single_threaded_blas()
-        if limit is not None:
-            with limit:
-                self._fit(start)
-        else:
+        with single_threaded_blas():
             self._fit(start)
         if check_convergence:
             self._check_convergence()

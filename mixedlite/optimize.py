@@ -5,10 +5,12 @@ lme4's default optimiser for ``lmer`` is NLopt's BOBYQA (``nloptwrap``) with
 follows the same path as lme4's.  Switching optimiser -- one of the remedies for a
 convergence warning -- is ``optimizer="Nelder_Mead"`` (or ``"sbplx"``, ``"cobyla"``).
 """
+import functools
 from dataclasses import dataclass
 
 import nlopt
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 ALGORITHMS = {
     "bobyqa": nlopt.LN_BOBYQA,
@@ -25,6 +27,21 @@ RESULTS = {
     nlopt.MAXEVAL_REACHED: "NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval was reached.",
     nlopt.MAXTIME_REACHED: "NLOPT_MAXTIME_REACHED",
 }
+
+
+@functools.cache
+def _blas_controller():
+    return ThreadpoolController()
+
+
+def single_threaded_blas():
+    """A context that limits BLAS to one thread.
+
+    The matrices of one evaluation are small or medium (InstEval's dense block is 1161 x 1161),
+    so a second thread gains little; on a shared, busy machine an oversubscribed threaded BLAS
+    makes each evaluation several times slower.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 @dataclass
@@ -66,7 +83,8 @@ def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000,
     opt.set_maxeval(int(maxeval))
     if initial_step is not None:
         opt.set_initial_step(np.asarray(initial_step, dtype=float))
-    x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
+    with single_threaded_blas():
+        x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
     code = opt.last_optimize_result()
     return OptimizerResult(x=x, fun=opt.last_optimum_value(), evaluations=count[0],
                            message=RESULTS.get(code, f"NLopt result code {code}"),
