@@ -36,6 +36,7 @@ class Design:
         self.X = _drop_aliased_columns(fixed)
         terms = [RandomEffectsTerm(t, self.data) for t in self.formula.random]
         self.terms = sorted(terms, key=lambda t: -t.n_levels)
+        self._theta_edges = np.cumsum([0] + [t.n_theta for t in self.terms])
         for term in self.terms:
             if term.n_levels < 2:
                 raise ValueError(f"the grouping factor '{term.group}' has only {term.n_levels} level in the data: "
@@ -63,7 +64,7 @@ class Design:
 
     def split_theta(self, theta):
         """Cut the full theta vector into one piece per term."""
-        edges = np.cumsum([0] + [t.n_theta for t in self.terms])
+        edges = self._theta_edges
         return [theta[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
@@ -74,17 +75,20 @@ def _complete_cases(data, columns):
         raise KeyError(f"column {missing[0]!r} is not in the data; check the spelling in the formula. "
                        f"Available columns: {', '.join(map(str, data.columns))}")
     used = data[columns]
-    incomplete = used.isna().any(axis=1)
+    incomplete = used.isna().to_numpy().any(axis=1)
     if incomplete.any():
         bad = [c for c in columns if used[c].isna().any()]
         warnings.warn(f"dropped {int(incomplete.sum())} of {len(data)} rows with missing values in "
                       f"{', '.join(bad)} (as lme4's na.omit); fill or remove them first to keep every row",
                       stacklevel=3)
-    frame = used.loc[~incomplete].copy()
+    frame = used[~incomplete] if incomplete.any() else used.copy()
     for column in columns:  # factors keep only the levels that occur, as R's model.frame
-        if is_factor(frame[column]):
-            factor = frame[column] if isinstance(frame[column].dtype, pd.CategoricalDtype) else as_factor(frame[column])
-            frame[column] = factor.cat.remove_unused_categories()
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            if values.cat.codes.nunique() < len(values.cat.categories):
+                frame[column] = values.cat.remove_unused_categories()
+        elif is_factor(values):
+            frame[column] = as_factor(values)
     return frame
 
 

@@ -63,6 +63,7 @@ class PenalizedLeastSquares:
             self.WtZ1, self._sandwich_map = WtZ1, SandwichMap(WtZ1, first.p)
         self.WtW = (W.T @ W).toarray()
         self._penalty = np.r_[np.ones(self.q_rest), np.zeros(self.p + 1)]
+        self._diagonal = np.diag_indices(len(self._penalty))
         self._scalar_rest = all(t.p == 1 for t in rest)
 
     def with_response(self, y):
@@ -94,11 +95,11 @@ class PenalizedLeastSquares:
         """
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
         T1 = self.first.factor(thetas[0])
-        M1 = np.einsum("ji,ljk,km->lim", T1, self.first_crossprod, T1) + np.eye(self.first.p)
+        M1 = T1.T @ self.first_crossprod @ T1 + np.eye(self.first.p)
         L1 = np.linalg.cholesky(M1)
         G = T1 @ np.linalg.inv(M1) @ T1.T  # (levels, p, p): T1 M1^-1 T1'
         S = self._scale(thetas[1:], self.WtW - self._sandwich(G))
-        S[np.diag_indices_from(S)] += self._penalty
+        S[self._diagonal] += self._penalty
         R, info = la.lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("the penalized cross-product matrix is not positive definite")

@@ -26,6 +26,7 @@ class RandomEffectsTerm:
         self.codes = factor.cat.codes.to_numpy()
         self.names = list(rows.columns)
         self.rows = rows.to_numpy()
+        self._lower = tuple(np.array(self._lower_indices()).T)  # positions of theta in T
 
     @property
     def p(self):
@@ -68,7 +69,7 @@ class RandomEffectsTerm:
     def factor(self, theta):
         """The relative covariance factor ``T``: lower triangular, filled from ``theta``."""
         T = np.zeros((self.p, self.p))
-        T[tuple(np.array(self._lower_indices()).T)] = theta
+        T[self._lower] = theta
         return T
 
     def Z(self):
