@@ -98,7 +98,8 @@ class PenalizedLeastSquares:
         M1 = T1.T @ self.first_crossprod @ T1 + np.eye(self.first.p)
         L1 = np.linalg.cholesky(M1)
         G = T1 @ np.linalg.inv(M1) @ T1.T  # (levels, p, p): T1 M1^-1 T1'
-        S = self._scale(thetas[1:], self.WtW - self._sandwich(G))
+        K = self._sandwich(G)
+        S = self._scale(thetas[1:], np.subtract(self.WtW, K, out=K))
         S[self._diagonal] += self._penalty
         R, info = la.lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
         if info != 0:
