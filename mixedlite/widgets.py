@@ -175,7 +175,7 @@ class ShrinkageApp(_App):
     def __init__(self, tau=5.0, sigma=10.0, cluster_size=20, n_clusters=12, seed=24, refit=True):
         import ipywidgets as w
         self.n_clusters, self.seed, self.refit = n_clusters, seed, refit
-        style = {"description_width": "initial"}
+        style = {"description_width": "170px"}
         sliders = {
             "tau": w.FloatSlider(value=tau, min=0.0, max=15.0, step=0.5, description="between-cluster SD tau",
                                  style=style, continuous_update=False),
@@ -228,7 +228,7 @@ class DesignEffectApp(_App):
     def __init__(self, n_clusters=100, cluster_size=10, icc=0.3):
         import ipywidgets as w
         self.n_clusters = n_clusters
-        style = {"description_width": "initial"}
+        style = {"description_width": "170px"}
         sliders = {
             "icc": w.FloatSlider(value=icc, min=0.0, max=1.0, step=0.01, description="ICC", style=style,
                                  continuous_update=False),
