@@ -36,6 +36,7 @@ from .model import MixedModel
 from .optimize import minimize
 
 DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries
+BOUNDARY_STEP = 1e-5     # lme4's boundary.tol: how close to a bound counts as on it
 
 
 class PenalizedLeastSquares:
@@ -252,6 +253,12 @@ class LinearMixedModel(MixedModel):
         start = design.theta_start if start is None else np.asarray(start, dtype=float)
         self.optinfo = minimize(self.criterion, start, design.theta_lower, optimizer=optimizer, maxeval=maxeval,
                                 initial_step=initial_step)
+        if self._leaves_boundary_downhill(self.optinfo.x):  # lme4's restart_edge
+            restart = minimize(self.criterion, self.optinfo.x, design.theta_lower, optimizer=optimizer,
+                               maxeval=maxeval)
+            if restart.fun < self.optinfo.fun:
+                restart.evaluations += self.optinfo.evaluations
+                self.optinfo = restart
         self._set_theta(self.optinfo.x, self.optinfo.fun)
         self.convergence = []
         if not self.optinfo.converged:
@@ -269,6 +276,21 @@ class LinearMixedModel(MixedModel):
     def criterion(self, theta):
         """The profiled REML criterion (REML fits) or deviance (ML fits) at theta."""
         return self.pls.objective(theta, self.REML)
+
+    def _leaves_boundary_downhill(self, theta, step=BOUNDARY_STEP):
+        """lme4's ``restart_edge`` test: at a theta on its lower bound, does a small step into the
+        interior lower the criterion?  Then the optimiser stopped at a false boundary and restarts."""
+        lower = self.design.theta_lower
+        on_boundary = np.flatnonzero((lower == 0) & (theta < step))
+        if not len(on_boundary):
+            return False
+        at_edge = self.criterion(theta)
+        for i in on_boundary:
+            inside = theta.copy()
+            inside[i] = lower[i] + step
+            if self.criterion(inside) < at_edge:
+                return True
+        return False
 
     def _set_theta(self, theta, objective):
         self._theta, self.objective = np.asarray(theta, dtype=float), objective
