@@ -63,14 +63,14 @@ def table_text(frame, index_header=""):
 
 def random_effects_text(varcorr, variance=True):
     """The "Random effects:" block: Groups, Name, Variance, Std.Dev., Corr."""
-    sd_rows = varcorr[varcorr["var2"] == ""]
+    sd_rows = varcorr[varcorr["var2"].isna()]
     variances = r_format(sd_rows["vcov"], 4)
     sds = r_format(sd_rows["sdcor"], 4)
     rows, previous = [], None
-    correlations = varcorr[varcorr["var2"] != ""]
+    correlations = varcorr[varcorr["var2"].notna()]
     for k, (_, row) in enumerate(sd_rows.iterrows()):
         corr = correlations[(correlations["grp"] == row["grp"]) & (correlations["var2"] == row["var1"])]
-        rows.append([row["grp"] if row["grp"] != previous else "", row["var1"],
+        rows.append([row["grp"] if row["grp"] != previous else "", row["var1"] if pd.notna(row["var1"]) else "",
                      variances[k], sds[k], " ".join(f"{c:5.2f}" for c in corr["sdcor"])])
         previous = row["grp"]
     header = ["Groups", "Name", "Variance", "Std.Dev.", "Corr"]

@@ -61,6 +61,8 @@ class MixedModel:
     def varcorr(self):
         """Variance components as lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor.
 
+        var2 is missing (None, lme4's NA) except on covariance rows; var1 too on the Residual row.
+
         For each term: one row per variance (sdcor = standard deviation), then one row per
         covariance (sdcor = correlation); then the residual (linear models only).
         Terms sharing a grouping factor are named ``g``, ``g.1``, ... as R does.
@@ -72,13 +74,13 @@ class MixedModel:
             grp = term.group if count == 0 else f"{term.group}.{count}"
             sd = np.sqrt(np.diag(cov))
             for i, name in enumerate(term.names):
-                rows.append((grp, name, "", cov[i, i], sd[i]))
+                rows.append((grp, name, None, cov[i, i], sd[i]))
             for j in range(term.p):
                 for i in range(j + 1, term.p):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
                     rows.append((grp, term.names[j], term.names[i], cov[i, j], corr))
         if self._has_residual:
-            rows.append(("Residual", "", "", self.sigma**2, self.sigma))
+            rows.append(("Residual", None, None, self.sigma**2, self.sigma))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     _has_residual = True
