@@ -1,0 +1,106 @@
+"""Build the course: execute every chapter, write HTML, regenerate the student exercises.
+
+Usage (from the repository root, normally through ``make course``)::
+
+    python scripts/build_course.py [--timeout 120] [--skip-nbgrader] [chapters/03_icc.ipynb ...]
+
+For each ``chapters/*.ipynb`` the notebook is executed top to bottom in a fresh
+``python3`` kernel with ``chapters/`` as working directory, and written to
+``build/chapters/`` both as an executed ``.ipynb`` and as ``.html``, so a student
+can open either.  Then ``nbgrader generate_assignment --force`` turns every
+instructor notebook in ``solutions/<assignment>/`` into its student version in
+``exercises/<assignment>/`` (configuration in ``nbgrader_config.py``).
+
+The exit status is 1 if any chapter fails or nbgrader fails, 0 otherwise.
+"""
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+SOLUTIONS = ROOT / "solutions"
+BUILD = ROOT / "build" / "chapters"
+
+
+def execute_chapter(path, out_dir, timeout=120):
+    """Execute one notebook in a clean kernel; write executed .ipynb and .html into out_dir.
+
+    Returns (seconds, error message or None).  The executed notebook is written
+    even when a cell fails, so the error can be read in context.
+    """
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    error = None
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+    except Exception as exc:  # timeouts, dead kernels
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / path.name)
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (out_dir / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
+    return seconds, error
+
+
+def generate_exercises():
+    """Run nbgrader generate_assignment for every assignment folder in solutions/.
+
+    Returns the number of failures.  Zero assignments is fine (nothing to release yet).
+    """
+    assignments = sorted(p.name for p in SOLUTIONS.iterdir()
+                         if p.is_dir() and not p.name.startswith(".")) if SOLUTIONS.is_dir() else []
+    if not assignments:
+        print("nbgrader: no assignments in solutions/, nothing to generate")
+        return 0
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    failures = 0
+    for name in assignments:
+        cmd = [str(nbgrader), "generate_assignment", name, "--create", "--force"]
+        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
+        print(f"nbgrader generate_assignment {name}: {status}")
+        if result.returncode != 0:
+            print(result.stdout + result.stderr)
+            failures += 1
+    return failures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to build (default: all)")
+    parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell")
+    parser.add_argument("--skip-nbgrader", action="store_true", help="do not regenerate exercises/")
+    args = parser.parse_args(argv)
+
+    notebooks = [p.resolve() for p in args.notebooks] or sorted(CHAPTERS.glob("*.ipynb"))
+    if not notebooks:
+        print("no chapters found in chapters/")
+    failures = 0
+    total = time.perf_counter()
+    for path in notebooks:
+        seconds, error = execute_chapter(path, BUILD, timeout=args.timeout)
+        print(f"{path.name:40s} {seconds:6.1f} s  {'ok' if error is None else 'ERROR: ' + error}", flush=True)
+        failures += error is not None
+    if notebooks:
+        print(f"{len(notebooks)} chapters in {time.perf_counter() - total:.1f} s -> "
+              f"{BUILD.relative_to(ROOT)}/ (executed .ipynb and .html)")
+    if not args.skip_nbgrader:
+        failures += generate_exercises()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
