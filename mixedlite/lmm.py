@@ -37,6 +37,7 @@ from .optimize import minimize
 
 DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries
 BOUNDARY_STEP = 1e-5     # lme4's boundary.tol: how close to a bound counts as on it
+MAX_RESTARTS = 3         # fresh optimiser starts after a failed gradient check
 
 
 class PenalizedLeastSquares:
@@ -251,27 +252,46 @@ class LinearMixedModel(MixedModel):
         self.pls = pls if pls is not None else PenalizedLeastSquares(design, _numeric_response(design))
         self._Z = self.pls.Z
         start = design.theta_start if start is None else np.asarray(start, dtype=float)
-        self.optinfo = minimize(self.criterion, start, design.theta_lower, optimizer=optimizer, maxeval=maxeval,
-                                initial_step=initial_step)
-        if self._leaves_boundary_downhill(self.optinfo.x):  # lme4's restart_edge
-            restart = minimize(self.criterion, self.optinfo.x, design.theta_lower, optimizer=optimizer,
-                               maxeval=maxeval)
-            if restart.fun < self.optinfo.fun:
-                restart.evaluations += self.optinfo.evaluations
-                self.optinfo = restart
+        self.optinfo = self._optimize(start, optimizer, maxeval, initial_step)
         self._set_theta(self.optinfo.x, self.optinfo.fun)
-        self.convergence = []
-        if not self.optinfo.converged:
-            self.convergence.append(f"convergence code 5 from nloptwrap: {self.optinfo.message} "
-                                    f"Increase maxeval (now {maxeval}) or try another optimizer")
-        if check_convergence:
-            self.convergence += convergence_messages(self.criterion, self._theta, design.theta_lower, self.nobs)
-            scale_message = check_predictor_scales(design.X)
-            if scale_message:
-                self.convergence.insert(0, scale_message)
-        elif self.is_singular():
-            self.convergence.append("boundary (singular) fit: see help('isSingular')")
+        self.convergence = self._check(check_convergence, maxeval)
+        for _ in range(MAX_RESTARTS):
+            # BOBYQA can stop early in a flat valley; fresh starts from where it stopped finish the job
+            if not any(m.startswith("Model failed to converge with max|grad|") for m in self.convergence):
+                break
+            retry = self._optimize(self._theta, optimizer, maxeval, None)
+            if retry.fun >= self.objective:
+                break
+            retry.evaluations += self.optinfo.evaluations
+            self.optinfo = retry
+            self._set_theta(retry.x, retry.fun)
+            self.convergence = self._check(check_convergence, maxeval)
         report(self.convergence)
+
+    def _optimize(self, start, optimizer, maxeval, initial_step):
+        """Minimise the criterion over theta; restart once from a false boundary (lme4's restart_edge)."""
+        lower = self.design.theta_lower
+        result = minimize(self.criterion, start, lower, optimizer=optimizer, maxeval=maxeval, initial_step=initial_step)
+        if self._leaves_boundary_downhill(result.x):
+            restart = minimize(self.criterion, result.x, lower, optimizer=optimizer, maxeval=maxeval)
+            if restart.fun < result.fun:
+                restart.evaluations += result.evaluations
+                result = restart
+        return result
+
+    def _check(self, check_convergence, maxeval):
+        """The convergence messages of the current fit (lme4's checks; see :mod:`diagnostics`)."""
+        messages = []
+        if not self.optinfo.converged:
+            messages.append(f"convergence code 5 from nloptwrap: {self.optinfo.message} "
+                            f"Increase maxeval (now {maxeval}) or try another optimizer")
+        if check_convergence:
+            scale_message = check_predictor_scales(self.design.X)
+            messages += [scale_message] if scale_message else []
+            messages += convergence_messages(self.criterion, self._theta, self.design.theta_lower, self.nobs)
+        elif self.is_singular():
+            messages.append("boundary (singular) fit: see help('isSingular')")
+        return messages
 
     def criterion(self, theta):
         """The profiled REML criterion (REML fits) or deviance (ML fits) at theta."""

@@ -4,6 +4,8 @@ The numbers are lme4's as the tutorial prints them (shared/source/001_*), to the
 printed; the tolerance is half a unit in the last printed digit, or 1e-4 relative, whichever
 is larger.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,19 @@ def test_false_boundary_is_left_downhill():
     with pytest.warns(ml.SingularFitWarning):
         singular = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.load_dataset("Dyestuff2"))
     assert not singular._leaves_boundary_downhill(singular._theta)
+
+
+@pytest.mark.parametrize("formula, dataset", [
+    ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+    ("anxiety ~ therapy_sessions + (therapy_sessions | clinic)", "clinic_anxiety"),
+    ("strength ~ 1 + (1 | batch/cask)", "Pastes"),
+])
+def test_refit_ml_matches_a_direct_ml_fit(formula, dataset):
+    data = ml.load_dataset(dataset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refitted = ml.lmer(formula, data).refit_ml()
+        direct = ml.lmer(formula, data, REML=False)
+    assert refitted.objective <= direct.objective + 1e-6 * abs(direct.objective)
+    assert refitted.objective == pytest.approx(direct.objective, rel=1e-6)
+    np.testing.assert_allclose(refitted.fixef(), direct.fixef(), rtol=1e-4)
