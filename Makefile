@@ -8,6 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The venv's tools first on PATH: nbgrader calls `alembic`, the tests call `jupyter` and `nbgrader`.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: venv course test bench clean
 

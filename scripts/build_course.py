@@ -14,6 +14,7 @@ instructor notebook in ``solutions/<assignment>/`` into its student version in
 The exit status is 1 if any chapter fails or nbgrader fails, 0 otherwise.
 """
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -65,11 +66,12 @@ def generate_exercises():
     if not assignments:
         print("nbgrader: no assignments in solutions/, nothing to generate")
         return 0
-    nbgrader = Path(sys.executable).with_name("nbgrader")
+    bin_dir = Path(sys.executable).parent  # nbgrader runs `alembic` from PATH when it creates the gradebook
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     failures = 0
     for name in assignments:
-        cmd = [str(nbgrader), "generate_assignment", name, "--create", "--force"]
-        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        cmd = [str(bin_dir / "nbgrader"), "generate_assignment", name, "--create", "--force"]
+        result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
         print(f"nbgrader generate_assignment {name}: {status}")
         if result.returncode != 0:
