@@ -4,9 +4,8 @@ Run: ``python benchmarks/bench_glmm.py``.  lme4's times (``seconds`` in the refe
 cbpp Laplace 0.107 s, cbpp nAGQ = 9 0.075 s, grouseticks 1.006 s) were measured on a 2-core
 machine like this one: a rough anchor, so the ratios come from one run here.
 
-The fits use small dense factorisations, which multi-threaded BLAS slows down badly on a busy
-machine; glmer runs single-threaded when ``threadpoolctl`` is installed.  The line
-"BLAS threads limited" below says whether it was.
+The fits use small dense factorisations; BLAS runs single-threaded during a fit
+(``mixedlite.optimize.single_threaded_blas``), since a threaded BLAS slows badly on a busy machine.
 """
 import json
 import statistics
@@ -15,7 +14,6 @@ import warnings
 from pathlib import Path
 
 import mixedlite as ml
-from mixedlite import glmm
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 CASES = [("cbpp_binomial_laplace", "cbpp", "binomial", 10),
@@ -24,7 +22,6 @@ CASES = [("cbpp_binomial_laplace", "cbpp", "binomial", 10),
 
 
 def main():
-    print(f"BLAS threads limited during fits: {glmm.ThreadpoolController is not None}")
     for name, dataset, family, repeats in CASES:
         ref = json.loads((FIXTURES / f"{name}.json").read_text())
         data = ml.load_dataset(dataset)
