@@ -109,7 +109,7 @@ class PenalizedLeastSquares:
         return T1, L1, R
 
     def _sandwich(self, G):
-        """``W'Z1 G Z1'W`` for block-diagonal G given as (levels, p, p)."""
+        """``W'Z1 G Z1'W`` for block-diagonal G given as (levels, p, p); only its lower triangle is used."""
         if self._sandwich_map is not None:
             return self._sandwich_map(G)
         B = self.WtZ1
@@ -117,7 +117,9 @@ class PenalizedLeastSquares:
         return BG @ B.T
 
     def _scale(self, thetas, A):
-        """``Lambda_W' A Lambda_W`` for symmetric A; a row and column scaling when all terms are scalar."""
+        """``Lambda_W' A Lambda_W`` for the symmetric A given by its lower triangle.
+
+        A row and column scaling when all terms are scalar; a sparse product otherwise."""
         if not self.rest:
             return A
         if self._scalar_rest:
@@ -125,6 +127,8 @@ class PenalizedLeastSquares:
             A *= s[:, None]
             A *= s[None, :]
             return A
+        A = np.tril(A)
+        A += np.tril(A, -1).T
         Lam = self._lambda_rest(thetas)
         return Lam.T @ (Lam.T @ A).T
 
@@ -229,15 +233,13 @@ class SandwichMap:
         present[flat] = True
         self.lower = np.flatnonzero(present)
         compact = (np.cumsum(present) - 1)[flat]
-        self.upper = (self.lower % m) * m + self.lower // m
         self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape=(len(self.lower), B.shape[1] * p))
         self.m = m
 
     def __call__(self, G):
+        """The lower triangle of ``B G B'`` (the upper triangle is left zero)."""
         K = np.zeros(self.m * self.m)
-        values = self.P @ G.ravel()
-        K[self.upper] = values
-        K[self.lower] = values
+        K[self.lower] = self.P @ G.ravel()
         return K.reshape(self.m, self.m)
 
 
