@@ -142,6 +142,18 @@ def groups_text(model):
     return f"Number of obs: {model.nobs}, groups:  {groups}"
 
 
+def format_summary(model, header, table, scaled_residuals):
+    """lme4's summary layout: the header lines, then the scaled residuals, random effects,
+    fixed effects (``table``), their correlations and any convergence messages."""
+    lines = header + ["", residual_quantiles_text(scaled_residuals), "", "Random effects:",
+                      random_effects_text(model.varcorr()), groups_text(model), "", "Fixed effects:",
+                      coefficient_text(table)]
+    if 1 < len(model.beta) <= 12:
+        lines += ["", "Correlation of Fixed Effects:", correlation_text(model.vcov())]
+    lines += list(model.convergence)
+    return Summary("\n".join(lines), table)
+
+
 class Summary:
     """A printable model summary; ``.coefficients`` is the fixed-effects table as a DataFrame."""
 

@@ -240,7 +240,7 @@ class PIRLS:
         the coupling B of the other columns with it, and R R' = S, the Schur complement.
         """
         T1, Lr = self.lambdas(theta)
-        first, p1, levels, n = self.first, self.first.p, self.first.n_levels, self.n
+        first, p1, levels = self.first, self.first.p, self.first.n_levels
         w = sqrtw**2
         R1 = first.rows @ T1                                    # rows of Z1 Lambda1, (n, p1)
         M1 = np.empty((levels, p1, p1))
@@ -294,7 +294,7 @@ class PIRLS:
     def solve(self, f, sqrtw, z):
         """Solve the penalized weighted least-squares problem for the working response z."""
         L1, E, R, R1, m = f["L1"], f["E"], f["R"], f["R1"], f["m"]
-        first, p1, levels = self.first, self.first.p, self.first.n_levels
+        p1, levels = self.first.p, self.first.n_levels
         wz = sqrtw**2 * z
         r1 = np.stack([np.bincount(self.codes1, R1[:, a] * wz, levels) for a in range(p1)], axis=1)
         c1 = np.linalg.solve(L1, r1[:, :, None])[:, :, 0] if p1 > 1 else r1 / L1[:, :, 0]
@@ -716,26 +716,19 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def summary(self):
         """lme4's ``summary(glmer fit)``: information criteria, random effects, z tests."""
-        from .display import (Summary, coefficient_text, correlation_text, groups_text,
-                              information_criteria_text, random_effects_text, residual_quantiles_text)
+        from .display import format_summary, information_criteria_text
         se = np.sqrt(np.diag(self._vcov))
         table = pd.DataFrame({"Estimate": self.beta, "Std. Error": se}, index=self.design.fixed_names)
         table["z value"] = table["Estimate"] / table["Std. Error"]
         table["Pr(>|z|)"] = 2 * stats.norm.sf(np.abs(table["z value"]))
         method = ("Laplace Approximation" if self.nAGQ == 1
                   else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}")
-        lines = [f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']",
-                 f" Family: {self.family}  ( {self.link} )", f"Formula: {self.formula}"]
+        header = [f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']",
+                  f" Family: {self.family}  ( {self.link} )", f"Formula: {self.formula}"]
         if self.data_name:
-            lines.append(f"   Data: {self.data_name}")
-        lines += ["", information_criteria_text(self), "",
-                  residual_quantiles_text(self.residuals("pearson").to_numpy()), "", "Random effects:",
-                  random_effects_text(self.varcorr()), groups_text(self), "", "Fixed effects:",
-                  coefficient_text(table)]
-        if 1 < len(self.beta) <= 12:
-            lines += ["", "Correlation of Fixed Effects:", correlation_text(self.vcov())]
-        lines += [f"{m}" for m in self.convergence]
-        return Summary("\n".join(lines), table)
+            header.append(f"   Data: {self.data_name}")
+        header += ["", information_criteria_text(self)]
+        return format_summary(self, header, table, self.residuals("pearson").to_numpy())
 
     def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None):
         """Wald intervals for the fixed effects (``estimate +- z SE``); others via :mod:`mixedlite.inference`."""

@@ -134,9 +134,5 @@ class KenwardRoger:
 
 
 def kenward_roger(model):
-    """The Kenward-Roger pieces of a REML fit (cached on the model)."""
-    info = getattr(model, "_kenward_roger", None)
-    if info is None or not np.array_equal(getattr(model, "_kenward_roger_theta", None), model._theta):
-        info = KenwardRoger(model)
-        model._kenward_roger, model._kenward_roger_theta = info, model._theta.copy()
-    return info
+    """The Kenward-Roger pieces of a REML fit (computed once per theta)."""
+    return model._at_theta("kenward_roger", KenwardRoger)

@@ -22,7 +22,6 @@ and ``G = Lambda_1 (Lambda_1' Z1'Z1 Lambda_1 + I)^-1 Lambda_1'``.  Its Cholesky 
 holds log|L| of the other terms, R_X, and, in its last diagonal element, r.
 """
 import copy
-import functools
 
 import numpy as np
 import pandas as pd
@@ -320,10 +319,10 @@ class LinearMixedModel(MixedModel):
         self.beta, self.b, self.u = solution["beta"], solution["b"], solution["u"]
         self.sigma, self._vcov, self.RX = solution["sigma"], solution["vcov"], solution["RX"]
 
-    @functools.cached_property
+    @property
     def _cond_var(self):
         """Conditional covariances of the random effects, computed when first asked for."""
-        return [self.sigma**2 * v for v in self.pls.conditional_variances(self._theta)]
+        return self._at_theta("cond_var", lambda m: [m.sigma**2 * v for v in m.pls.conditional_variances(m._theta)])
 
     def loglik(self):
         """The log-likelihood (the REML log-likelihood for REML fits): ``-objective / 2``."""
@@ -381,8 +380,7 @@ class LinearMixedModel(MixedModel):
 
     def summary(self, ddf=None):
         """lme4's summary; ``ddf="Satterthwaite"`` or ``"Kenward-Roger"`` adds lmerTest's df and p-values."""
-        from .display import (Summary, coefficient_text, correlation_text, groups_text,
-                              information_criteria_text, random_effects_text, residual_quantiles_text)
+        from .display import format_summary, information_criteria_text
         if ddf is None:
             table = pd.DataFrame({"Estimate": self.beta, "Std. Error": np.sqrt(np.diag(self._vcov))},
                                  index=self.design.fixed_names)
@@ -393,16 +391,8 @@ class LinearMixedModel(MixedModel):
         method = "REML" if self.REML else "maximum likelihood "
         title = (f"Linear mixed model fit by {method}" + (f". t-tests use {ddf}'s method" if ddf else "")
                  + (" ['lmerModLmerTest']" if ddf else " ['lmerMod']"))
-        lines = [title, f"Formula: {self.formula}", ""]
-        lines.append(f"REML criterion at convergence: {self.objective:.1f}" if self.REML
-                     else information_criteria_text(self))
-        lines += ["", residual_quantiles_text(self.residuals(scaled=True)), "", "Random effects:",
-                  random_effects_text(self.varcorr()), groups_text(self), "", "Fixed effects:",
-                  coefficient_text(table)]
-        if 1 < len(self.beta) <= 12:
-            lines += ["", "Correlation of Fixed Effects:", correlation_text(self.vcov())]
-        lines += [f"{m}" for m in self.convergence]
-        return Summary("\n".join(lines), table)
+        fit = f"REML criterion at convergence: {self.objective:.1f}" if self.REML else information_criteria_text(self)
+        return format_summary(self, [title, f"Formula: {self.formula}", "", fit], table, self.residuals(scaled=True))
 
     def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None):
         """Confidence intervals with lme4's ``oldNames = FALSE`` row names.

@@ -34,6 +34,14 @@ class MixedModel:
         """The relative covariance parameters, with lme4's names (``getME(m, "theta")``)."""
         return pd.Series(self._theta, index=self.design.theta_names, name="theta")
 
+    def _at_theta(self, name, build):
+        """``build(self)``, computed once per theta: a fit's derived machinery (e.g. Satterthwaite's)."""
+        cached = self.__dict__.get(f"_cached_{name}")
+        if cached is None or not np.array_equal(cached[0], self._theta):
+            cached = (self._theta.copy(), build(self))
+            setattr(self, f"_cached_{name}", cached)
+        return cached[1]
+
     def _term_blocks(self, values):
         """Cut a vector over all random effects into one (levels, p) array per term."""
         out, start = [], 0

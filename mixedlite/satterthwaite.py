@@ -176,9 +176,5 @@ def f_statistic_df(nu, tol=1e-8):
 
 
 def satterthwaite(model):
-    """The Satterthwaite pieces of a fitted linear mixed model (cached on the model)."""
-    info = getattr(model, "_satterthwaite", None)
-    if info is None or not np.array_equal(getattr(model, "_satterthwaite_theta", None), model._theta):
-        info = SatterthwaiteInfo(model)
-        model._satterthwaite, model._satterthwaite_theta = info, model._theta.copy()
-    return info
+    """The Satterthwaite pieces of a fitted linear mixed model (computed once per theta)."""
+    return model._at_theta("satterthwaite", SatterthwaiteInfo)

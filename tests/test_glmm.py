@@ -3,26 +3,20 @@
 Tolerances (issue 4): -2 logLik 1e-5 relative; fixed effects, SEs, variance components and
 conditional modes 1e-3 relative (conditional modes: 1e-3 absolute, as some are near zero).
 """
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import mixedlite as ml
+from references import load_reference as reference
 
-FIXTURES = Path(__file__).parent / "fixtures"
 CASES = {
     "cbpp_binomial_laplace": ("cbpp", "binomial"),
     "cbpp_binomial_agq9": ("cbpp", "binomial"),
     "grouseticks_poisson_laplace": ("grouseticks", "poisson"),
 }
-
-
-def reference(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
 def relative_error(actual, expected):

@@ -5,28 +5,18 @@ anova Chisq 1e-5 and p 1e-4 (relative); Satterthwaite df and p 1e-3 relative;
 Kenward-Roger df 1e-3 relative; profile interval ends 1e-3 relative (an end of exactly 0
 absolutely).
 """
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import mixedlite as ml
+from references import as_list, load_reference
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 ANOVA_CHISQ_RTOL = 1e-5
 ANOVA_P_RTOL = 1e-4
 LOGLIK_RTOL = 1e-6
-
-
-def load_reference(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def as_list(x):
-    return x if isinstance(x, list) else [x]
 
 
 _FITS = {}

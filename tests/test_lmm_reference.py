@@ -6,17 +6,15 @@ conditional modes and SDs 1e-3, fitted values and predictions 1e-4.  Quantities 
 near zero (conditional modes, residuals) are compared relative to the largest value of their
 group, so the tolerance stays relative to the scale of the quantity.
 """
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import mixedlite as ml
+from references import as_list, load_reference
 
-FIXTURES = Path(__file__).parent / "fixtures"
 LMER_REFERENCES = ["sleepstudy_slopes_reml", "sleepstudy_slopes_ml", "sleepstudy_intercept_reml",
                    "sleepstudy_uncorrelated_reml", "penicillin_crossed_reml", "pastes_nested_reml",
                    "dyestuff2_singular_reml", "insteval_crossed_reml"]
@@ -25,14 +23,6 @@ OBJECTIVE_RTOL = 1e-6
 ESTIMATE_RTOL = 1e-4
 RANEF_RTOL = 1e-3
 PREDICTION_RTOL = 1e-4
-
-
-def load_reference(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def as_list(x):
-    return x if isinstance(x, list) else [x]
 
 
 def scaled_close(actual, expected, rtol):

@@ -1,0 +1,15 @@
+"""Reading the lme4 / lmerTest / pbkrtest reference fits copied into tests/fixtures."""
+import json
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_reference(name):
+    """The reference fit ``tests/fixtures/NAME.json`` as a dict (fields: shared README)."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def as_list(x):
+    """R writes a length-one vector as a scalar in JSON; make it a list again."""
+    return x if isinstance(x, list) else [x]
