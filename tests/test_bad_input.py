@@ -80,8 +80,12 @@ def test_singular_fit_is_reported_not_hidden():
 
 
 def test_optimizer_budget_exhausted_is_a_convergence_warning(sleep):
-    with pytest.warns(ml.ConvergenceWarning, match="maxeval"):
-        ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, maxeval=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, maxeval=5)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ml.ConvergenceWarning)]
+    assert any("NLOPT_MAXEVAL_REACHED" in msg and "Increase maxeval (now 5)" in msg for msg in messages), messages
+    assert messages == m.convergence
 
 
 def test_badly_scaled_predictor_is_flagged(sleep):

@@ -1,5 +1,4 @@
 """The APA helpers, checked against the clinic tutorial's write-up (numbers from our own fits)."""
-import re
 
 import numpy as np
 import pytest
@@ -56,12 +55,11 @@ def test_paragraph_carries_the_tutorials_numbers(clinic_models):
                                  comparison=ml.anova(m0, m1))
     for piece in ["b = -1.43", "variance 0.0763", "r = .55", "\u03c7\u00b2(2) = 14.00", "fitted significantly better"]:
         assert piece in text1, piece
-    # the intercept variance sits on a flat ridge of the criterion (lme4: 11.887); allow optimiser-level noise
-    intercept_variance = float(re.search(r"intercepts SD = [\d.]+ \(variance ([\d.]+)\)", text1).group(1))
-    assert intercept_variance == pytest.approx(11.887, abs=0.015)
+    assert "intercepts SD = 3.45 (variance 11.89)" in text1  # lme4: 11.88699
 
 
 def test_paragraph_flags_a_singular_fit():
-    m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.load_dataset("Dyestuff2"))
+    with pytest.warns(ml.SingularFitWarning):
+        m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.load_dataset("Dyestuff2"))
     text = report.apa_paragraph(m, "(Intercept)", ddf=None)
     assert "must be resolved before reporting" in text
