@@ -730,11 +730,6 @@ class GeneralizedLinearMixedModel(MixedModel):
         header += ["", information_criteria_text(self)]
         return format_summary(self, header, table, self.residuals("pearson").to_numpy())
 
-    def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None):
-        """Wald intervals for the fixed effects (``estimate +- z SE``); others via :mod:`mixedlite.inference`."""
-        from . import inference
-        return inference.confint(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed)
-
 
 def _check_nAGQ(nAGQ, design):
     if int(nAGQ) != nAGQ or not 0 <= nAGQ <= 25:

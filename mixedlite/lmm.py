@@ -394,15 +394,6 @@ class LinearMixedModel(MixedModel):
         fit = f"REML criterion at convergence: {self.objective:.1f}" if self.REML else information_criteria_text(self)
         return format_summary(self, [title, f"Formula: {self.formula}", "", fit], table, self.residuals(scaled=True))
 
-    def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None):
-        """Confidence intervals with lme4's ``oldNames = FALSE`` row names.
-
-        ``method="Wald"``: ``estimate +- z * SE`` for the fixed effects (variance parameters
-        get NaN, as in lme4).  ``"profile"`` and ``"boot"`` are in :mod:`mixedlite.inference`.
-        """
-        from .inference import confint
-        return confint(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed)
-
 
 def _numeric_response(design):
     y = design.response()

@@ -134,6 +134,16 @@ class MixedModel:
             out[g] = table
         return out
 
+    def confint(self, parm=None, level=0.95, method="Wald", nsim=500, seed=None, progress=True):
+        """Confidence intervals with lme4's ``oldNames = FALSE`` row names (``sd_(Intercept)|Subject``, ...).
+
+        ``method="Wald"`` (``estimate +- z SE`` for the fixed effects; NaN for variance parameters,
+        as lme4), ``"profile"`` or ``"boot"`` (percentile, ``nsim`` refits, ``seed``; ``progress``
+        shows a progress bar).  See :func:`mixedlite.inference.confint`.
+        """
+        from .inference import confint
+        return confint(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed, progress=progress)
+
     def is_singular(self, tol=1e-4):
         """lme4's ``isSingular``: is a variance estimated as zero or a correlation as +-1?"""
         from .diagnostics import is_singular
