@@ -470,14 +470,14 @@ class GeneralizedLinearMixedModel(MixedModel):
     sigma = 1.0
 
     def __init__(self, design, response, family="binomial", nAGQ=1, optimizer=("bobyqa", "bobyqa"),
-                 maxeval=100_000, start=None, check_convergence=True, data_name=None, tolPwrss=PIRLS_TOL):
+                 maxeval=100_000, start=None, check_convergence=True, tolPwrss=PIRLS_TOL):
         self.design, self.resp = design, response
         self._family = get_family(family)
         self.family, self.link = self._family.name, self._family.link
         self.nAGQ = _check_nAGQ(nAGQ, design)
         if isinstance(optimizer, str):
             optimizer = (optimizer, optimizer)
-        self.optimizer, self.maxeval, self.data_name = tuple(optimizer), maxeval, data_name
+        self.optimizer, self.maxeval = tuple(optimizer), maxeval
         self.tolPwrss = tolPwrss
         self.pirls = PIRLS(design, response, self._family, tolPwrss)
         self._Z = self.pirls.Z
@@ -725,8 +725,6 @@ class GeneralizedLinearMixedModel(MixedModel):
                   else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}")
         header = [f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']",
                   f" Family: {self.family}  ( {self.link} )", f"Formula: {self.formula}"]
-        if self.data_name:
-            header.append(f"   Data: {self.data_name}")
         header += ["", information_criteria_text(self)]
         return format_summary(self, header, table, self.residuals("pearson").to_numpy())
 
