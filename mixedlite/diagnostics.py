@@ -40,27 +40,31 @@ def is_singular(theta, lower, tol=SINGULAR_TOL):
     return bool(np.any(theta[lower == 0] < tol))
 
 
-def finite_differences(fun, x, step=DERIVATIVE_STEP):
-    """Central-difference gradient and Hessian of ``fun`` at ``x`` (lme4's ``deriv12``)."""
+def deriv12(fun, x, delta=DERIVATIVE_STEP, fx=None):
+    """Central-difference gradient and Hessian of ``fun`` at ``x``, exactly as lme4's ``deriv12``.
+
+    ``g_j = (f(x + d e_j) - f(x - d e_j)) / 2d``; the Hessian's diagonal from the same three
+    points, its off-diagonal from the four corners ``x +- d e_i +- d e_j``.
+    """
     x = np.asarray(x, dtype=float)
     k = len(x)
-    f0 = fun(x)
-    gradient, hessian = np.zeros(k), np.zeros((k, k))
-    f_plus, f_minus = np.zeros(k), np.zeros(k)
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = step
-        f_plus[i], f_minus[i] = fun(x + e), fun(x - e)
-        gradient[i] = (f_plus[i] - f_minus[i]) / (2 * step)
-        hessian[i, i] = (f_plus[i] - 2 * f0 + f_minus[i]) / step**2
-    for i in range(k):
-        for j in range(i):
-            e_i, e_j = np.zeros(k), np.zeros(k)
-            e_i[i], e_j[j] = step, step
-            hessian[i, j] = hessian[j, i] = (
-                fun(x + e_i + e_j) - f_plus[i] - f_plus[j] + 2 * f0 - f_minus[i] - f_minus[j] + fun(x - e_i - e_j)
-            ) / (2 * step**2)
-    return gradient, hessian
+    fx = fun(x) if fx is None else fx
+    g, H = np.zeros(k), np.zeros((k, k))
+
+    def at(*changes):
+        v = x.copy()
+        for i, d in changes:
+            v[i] += d
+        return fun(v)
+
+    for j in range(k):
+        f_add, f_sub = at((j, delta)), at((j, -delta))
+        H[j, j] = (f_add - 2 * fx + f_sub) / delta**2
+        g[j] = (f_add - f_sub) / (2 * delta)
+        for i in range(j):
+            H[i, j] = H[j, i] = (at((i, delta), (j, delta)) - at((i, delta), (j, -delta))
+                                 - at((i, -delta), (j, delta)) + at((i, -delta), (j, -delta))) / (4 * delta**2)
+    return g, H
 
 
 def check_gradient(gradient, hessian, tol=GRADIENT_TOL):
@@ -120,7 +124,7 @@ def convergence_messages(objective, theta, lower, nobs, optimizer_message=None):
     if singular:
         messages.append("boundary (singular) fit: see help('isSingular')")
     if nobs <= MAX_NOBS_FOR_DERIVATIVES and not singular:
-        gradient, hessian = finite_differences(objective, theta)
+        gradient, hessian = deriv12(objective, theta)
         message = check_gradient(gradient, hessian)
         if message:
             messages.append(message)

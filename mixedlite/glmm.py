@@ -57,7 +57,8 @@ import scipy.sparse as sp
 from scipy import stats
 
 from .design import Design
-from .diagnostics import check_gradient, check_hessian, check_predictor_scales, report
+from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, check_gradient, check_hessian, check_predictor_scales,
+                          deriv12, report)
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
@@ -65,8 +66,6 @@ from .optimize import minimize, single_threaded_blas
 
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
-MAX_NOBS_FOR_DERIVATIVES = 10_000
-DERIVATIVE_STEP = 1e-4
 
 
 class PIRLSError(RuntimeError):
@@ -434,29 +433,6 @@ def gauss_hermite(k):
     nodes = x * np.sqrt(2)
     nodes[np.abs(nodes) < 1e-12] = 0.0
     return nodes, w / w.sum()
-
-
-def deriv12(fun, x, delta=DERIVATIVE_STEP, fx=None):
-    """Central-difference gradient and Hessian, exactly as lme4's ``deriv12``."""
-    x = np.asarray(x, dtype=float)
-    k = len(x)
-    fx = fun(x) if fx is None else fx
-    g, H = np.zeros(k), np.zeros((k, k))
-
-    def at(*changes):
-        v = x.copy()
-        for i, d in changes:
-            v[i] += d
-        return fun(v)
-
-    for j in range(k):
-        f_add, f_sub = at((j, delta)), at((j, -delta))
-        H[j, j] = (f_add - 2 * fx + f_sub) / delta**2
-        g[j] = (f_add - f_sub) / (2 * delta)
-        for i in range(j):
-            H[i, j] = H[j, i] = (at((i, delta), (j, delta)) - at((i, delta), (j, -delta))
-                                 - at((i, -delta), (j, delta)) + at((i, -delta), (j, -delta))) / (4 * delta**2)
-    return g, H
 
 
 # ---------------------------------------------------------------- the fitted model
