@@ -1,4 +1,4 @@
-"""Generalized linear mixed models: PIRLS, the Laplace approximation and adaptive Gauss-Hermite quadrature.
+"""Generalized linear mixed models: lme4's ``glmer``, its responses and the fitted model.
 
 The model (lme4's ``glmer``; Bates, Maechler, Bolker and Walker 2015, section 6 of the lme4 book)::
 
@@ -7,25 +7,7 @@ The model (lme4's ``glmer``; Bates, Maechler, Bolker and Walker 2015, section 6 
 with y | u binomial or Poisson (:mod:`mixedlite.families`).  The likelihood integrates u out:
 there is no closed form, so it is approximated.
 
-1. **PIRLS** (penalized iteratively reweighted least squares).  For given theta (and beta),
-   the conditional mode of u minimises the penalized deviance ``sum(dev_resid) + |u|^2``.
-   Each step solves a penalized *weighted* least-squares problem with working weights
-   ``W = wt mu_eta^2 / V(mu)`` and working response ``z = eta - offset + (y - mu) / mu_eta``,
-   using the Cholesky factor L of ``Lambda' Z' W Z Lambda + I``, until the penalized deviance
-   stops changing.
-
-2. **Laplace approximation** (``nAGQ=1``): a second-order expansion around the mode gives
-
-       -2 log L(theta, beta) ~= -2 log p(y | u_mode) + |u_mode|^2 + log|L|^2
-
-   where ``-2 log p(y | u)`` keeps every constant of the binomial or Poisson density.
-
-3. **Adaptive Gauss-Hermite quadrature** (``nAGQ = k > 1``, one scalar random-effects term):
-   the random effects of different groups are then independent a posteriori, so the
-   integral is a product of one-dimensional integrals, one per group.  Each is evaluated
-   with k nodes centred at the group's mode and scaled by its conditional standard
-   deviation ``1 / L_jj``.  As lme4, this deviance is relative to the saturated model (it
-   omits ``-2 log p(y | mu = y)``), so its log-likelihood is not comparable with the Laplace one.
+The deviance is computed by :mod:`mixedlite.pirls` (PIRLS, Laplace, adaptive quadrature).
 
 Fitting follows lme4's two stages: stage 1 (``nAGQ=0``) optimises theta only, with beta
 found inside PIRLS; stage 2 (``nAGQ >= 1``) optimises theta and beta together, starting
@@ -43,17 +25,12 @@ errors 0.5% smaller.  We follow lme4 (``tolPwrss=1e-7``) so that fits agree to 1
 stage-2 optimiser is its own Nelder-Mead; we use BOBYQA for both stages (the same optimum to
 within 1e-5 here, in a quarter of the evaluations); ``optimizer=("bobyqa", "Nelder_Mead")``
 is lme4's choice.
-
-Linear algebra: the random-effects term with most levels comes first, so its block of
-``Lambda' Z' W Z Lambda + I`` is block diagonal (one p x p block per level) and is factored
-level by level; the other terms (and beta, in stage 1) form a small dense Schur complement.
 """
 import warnings
 
 import numpy as np
 import pandas as pd
 import scipy.linalg as la
-import scipy.sparse as sp
 from scipy import stats
 
 from .design import Design
@@ -63,16 +40,7 @@ from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
 from .optimize import minimize, single_threaded_blas
-
-PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
-PIRLS_MAXIT = 60
-
-
-class PIRLSError(RuntimeError):
-    """PIRLS did not find the conditional modes."""
-
-
-# ---------------------------------------------------------------- responses
+from .pirls import PIRLS, PIRLS_TOL, PIRLSError, gauss_hermite
 
 
 class Response:
@@ -149,290 +117,6 @@ def poisson_response(raw, weights, name):
                          "offset (offset=np.log(exposure)) on the counts, or use lmer for a continuous response")
     wt = np.ones(len(values)) if weights is None else weights
     return Response(values, wt, np.ones(len(values)), None, "count")
-
-
-# ---------------------------------------------------------------- PIRLS
-
-
-class PIRLS:
-    """Penalized iteratively reweighted least squares for one model and one response.
-
-    ``run(theta, beta)`` finds the conditional modes u (and, when ``beta`` is None, beta
-    too: lme4's nAGQ=0 step).  It keeps the last solution in ``self.state``.
-    """
-
-    def __init__(self, design, response, family, tol=PIRLS_TOL):
-        self.design, self.resp, self.family, self.tol = design, response, family, tol
-        self.X = design.X.to_numpy(dtype=float)
-        self.n, self.p = self.X.shape
-        terms = design.terms
-        self.first, self.rest = terms[0], terms[1:]
-        self.q1 = self.first.q
-        self.qr = sum(t.q for t in self.rest)
-        self.Zr = (sp.hstack([t.Z() for t in self.rest], format="csr") if self.rest
-                   else sp.csr_matrix((self.n, 0)))
-        self.Z = sp.hstack([self.first.Z(), self.Zr], format="csr")
-        self.offset = np.zeros(self.n) if response.offset is None else response.offset
-        self._scalar_rest = all(t.p == 1 for t in self.rest)
-        self._index_products()
-        self.state = None
-
-    def _index_products(self):
-        """Where each observation's products land in ``Z_r' W Z_r`` and ``Z_r' W Z_1``.
-
-        Every row of Z has the same pattern: p entries for each term.  So the weighted
-        cross-products are sums over observations of ``w_i z_ia z_ib``, computed for all
-        pairs (a, b) at once with one ``np.bincount`` -- no sparse matrices in the loop.
-        """
-        first, n = self.first, self.n
-        self.codes1 = first.codes.astype(np.int64)
-        self.idx1 = self.codes1[:, None] * first.p + np.arange(first.p)    # (n, p1) columns of Z1
-        if not self.rest:
-            return
-        idx, val, start = [], [], 0
-        for t in self.rest:
-            idx.append(start + t.codes.astype(np.int64)[:, None] * t.p + np.arange(t.p))
-            val.append(t.rows)
-            start += t.q
-        self.idx_r, self.val_r = np.hstack(idx), np.hstack(val)            # (n, K) columns of Z_r
-        self._rr_index = (self.idx_r[:, :, None] * self.qr + self.idx_r[:, None, :]).ravel()
-        self._rr_value = (self.val_r[:, :, None] * self.val_r[:, None, :]).reshape(n, -1)
-        self._r1_index = (self.idx_r[:, :, None] * self.q1 + self.idx1[:, None, :]).ravel()
-        self._r1_value = (self.val_r[:, :, None] * first.rows[:, None, :]).reshape(n, -1)
-
-    # ------------------------------------------------------------ Lambda
-
-    def lambdas(self, theta):
-        """T of the leading term and Lambda of the others (a vector when all are scalar, else sparse)."""
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        T1 = self.first.factor(thetas[0])
-        if not self.rest:
-            return T1, np.zeros(0)
-        if self._scalar_rest:
-            return T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
-        return T1, sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th))
-                                  for t, th in zip(self.rest, thetas[1:])], format="csr")
-
-    def full_lambda(self, theta):
-        T1, Lr = self.lambdas(theta)
-        Lr = sp.diags(Lr) if isinstance(Lr, np.ndarray) else Lr
-        return sp.block_diag([sp.kron(sp.identity(self.first.n_levels), T1), Lr], format="csr")
-
-    def b_from_u(self, theta, u):
-        """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
-        T1, Lr = self.lambdas(theta)
-        b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
-        return np.r_[b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]]
-
-    def linear_predictor(self, theta, u, beta):
-        b = self.b_from_u(theta, u)
-        b1 = b[: self.q1]
-        eta = self.offset + self.X @ beta + np.sum(self.first.rows * b1[self.idx1], axis=1)
-        return eta + self.Zr @ b[self.q1:] if self.rest else eta
-
-    # ------------------------------------------------------------ one weighted solve
-
-    def factor(self, theta, sqrtw, with_beta):
-        """Cholesky pieces of ``[Z Lambda, X]' W [Z Lambda, X] + diag(I, 0)`` at theta.
-
-        The leading term's diagonal blocks M1 = L1 L1' (one per level), E = L1^-1 B' for
-        the coupling B of the other columns with it, and R R' = S, the Schur complement.
-        """
-        T1, Lr = self.lambdas(theta)
-        first, p1, levels = self.first, self.first.p, self.first.n_levels
-        w = sqrtw**2
-        R1 = first.rows @ T1                                    # rows of Z1 Lambda1, (n, p1)
-        M1 = np.empty((levels, p1, p1))
-        for a in range(p1):
-            for c in range(a + 1):
-                M1[:, a, c] = M1[:, c, a] = np.bincount(self.codes1, w * R1[:, a] * R1[:, c], levels)
-        M1 += np.eye(p1)
-        L1 = np.linalg.cholesky(M1) if p1 > 1 else np.sqrt(M1)
-        blocks_S, blocks_B = [], []                             # rows of S and of B: [u_rest, beta]
-        if self.rest:
-            Srr = np.bincount(self._rr_index, (w[:, None] * self._rr_value).ravel(), self.qr**2).reshape(self.qr, -1)
-            Br1 = np.bincount(self._r1_index, (w[:, None] * self._r1_value).ravel(), self.qr * self.q1)
-            Br1 = Br1.reshape(self.qr, levels, p1) @ T1          # Z_r' W Z1 Lambda1
-            if isinstance(Lr, np.ndarray):
-                Srr = Lr[:, None] * Srr * Lr[None, :]
-                Br1 = Lr[:, None, None] * Br1
-            else:
-                Srr = (Lr.T @ (Lr.T @ Srr).T).T
-                Br1 = (Lr.T @ Br1.reshape(self.qr, -1)).reshape(self.qr, levels, p1)
-            Srr[np.diag_indices_from(Srr)] += 1.0
-            blocks_S.append(Srr)
-            blocks_B.append(Br1)
-        if with_beta:
-            Xw = self.X * w[:, None]
-            Bx1 = np.stack([np.bincount(self.codes1, Xw[:, j] * R1[:, a], levels)    # X' W Z1 Lambda1
-                            for j in range(self.p) for a in range(p1)]).reshape(self.p, p1, levels).transpose(0, 2, 1)
-            blocks_B.append(Bx1)
-            if self.rest:
-                XtWZr = self.Zr.T @ Xw                          # (q_r, p)
-                XtWZr = Lr[:, None] * XtWZr if isinstance(Lr, np.ndarray) else Lr.T @ XtWZr
-                blocks_S = [np.block([[blocks_S[0], XtWZr], [XtWZr.T, self.X.T @ Xw]])]
-            else:
-                blocks_S = [self.X.T @ Xw]
-        m = self.qr + (self.p if with_beta else 0)
-        if m:
-            S = blocks_S[0]
-            B = np.concatenate(blocks_B, axis=0)                   # (m, levels, p1)
-            if p1 == 1:
-                E = (B[:, :, 0] / L1[:, 0, 0]).T[:, None, :]         # (levels, 1, m)
-            else:
-                E = np.linalg.solve(L1, B.transpose(1, 2, 0))        # (levels, p1, m)
-            E2 = E.reshape(-1, m)
-            S = S - E2.T @ E2
-            R, info = la.lapack.dpotrf(S, lower=1, clean=1)
-            if info != 0:
-                raise np.linalg.LinAlgError("penalized weighted cross-product matrix is not positive definite")
-        else:
-            E, R = np.zeros((levels, p1, 0)), np.zeros((0, 0))
-        return dict(L1=L1, E=E, R=R, R1=R1, T1=T1, Lr=Lr, m=m, with_beta=with_beta)
-
-    def solve(self, f, sqrtw, z):
-        """Solve the penalized weighted least-squares problem for the working response z."""
-        L1, E, R, R1, m = f["L1"], f["E"], f["R"], f["R1"], f["m"]
-        p1, levels = self.first.p, self.first.n_levels
-        wz = sqrtw**2 * z
-        r1 = np.stack([np.bincount(self.codes1, R1[:, a] * wz, levels) for a in range(p1)], axis=1)
-        c1 = np.linalg.solve(L1, r1[:, :, None])[:, :, 0] if p1 > 1 else r1 / L1[:, :, 0]
-        x2 = np.zeros(0)
-        if m:
-            parts = []
-            if self.rest:
-                rr = self.Zr.T @ wz
-                parts.append(f["Lr"] * rr if isinstance(f["Lr"], np.ndarray) else f["Lr"].T @ rr)
-            if f["with_beta"]:
-                parts.append(self.X.T @ wz)
-            r2 = np.concatenate(parts) - E.reshape(-1, m).T @ c1.ravel()
-            x2 = la.cho_solve((R, True), r2)
-            c1 = c1 - E @ x2
-        x1 = (np.linalg.solve(L1.transpose(0, 2, 1), c1[:, :, None])[:, :, 0] if p1 > 1
-              else c1 / L1[:, :, 0])
-        return np.r_[x1.ravel(), x2[: self.qr]], x2[self.qr:]
-
-    @staticmethod
-    def log_det_L(f, qr):
-        return (2 * np.log(np.diagonal(f["L1"], axis1=1, axis2=2)).sum()
-                + 2 * np.log(np.diag(f["R"])[:qr]).sum())
-
-    # ------------------------------------------------------------ the iterations
-
-    def penalized_deviance(self, eta, u):
-        mu = self.family.linkinv(eta)
-        return self.family.dev_resid(self.resp.y, mu, self.resp.wt).sum() + u @ u
-
-    def run(self, theta, beta=None, eta_start=None):
-        """PIRLS at theta: the conditional modes u, and beta too when ``beta`` is None.
-
-        Starts from the linear predictor ``eta_start``; stops when the penalized deviance
-        changes by less than ``PIRLS_TOL`` (relative), halving steps that increase it.
-        """
-        fam, y, wt = self.family, self.resp.y, self.resp.wt
-        with_beta = beta is None
-        theta = np.asarray(theta, dtype=float)
-        eta = np.asarray(eta_start, dtype=float)
-        u = np.zeros(self.q1 + self.qr)
-        b = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
-        old_pdev, old = np.inf, None
-        converged = False
-        for _ in range(PIRLS_MAXIT):
-            mu = fam.linkinv(eta)
-            mu_eta = fam.mu_eta(eta)
-            sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
-            base = self.offset if with_beta else self.offset + self.X @ b
-            z = eta - base + (y - mu) / mu_eta
-            f = self.factor(theta, sqrtw, with_beta)
-            u, b_new = self.solve(f, sqrtw, z)
-            if with_beta:
-                b = b_new
-            eta = self.linear_predictor(theta, u, b)
-            pdev = self.penalized_deviance(eta, u)
-            if not np.isfinite(pdev):
-                raise PIRLSError("non-finite penalized deviance in PIRLS")
-            if pdev > old_pdev and old is not None:  # step halving, as lme4
-                for _ in range(10):
-                    u = (u + old[0]) / 2
-                    b = (b + old[1]) / 2 if with_beta else b
-                    eta = self.linear_predictor(theta, u, b)
-                    pdev = self.penalized_deviance(eta, u)
-                    if pdev <= old_pdev:
-                        break
-                if pdev - old_pdev > self.tol:
-                    raise PIRLSError("PIRLS step-halving failed to reduce the penalized deviance")
-            if abs(old_pdev - pdev) < self.tol * abs(pdev):
-                converged = True
-                break
-            old_pdev, old = pdev, (u, b)
-        if not converged:
-            raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
-        mu = fam.linkinv(eta)
-        self.state = dict(theta=theta, u=u, beta=b, eta=eta, mu=mu, factor=f, with_beta=with_beta,
-                          ldL2=self.log_det_L(f, self.qr), sqrtw=sqrtw)
-        return self.state
-
-    # ------------------------------------------------------------ deviances
-
-    def laplace(self, state):
-        """lme4's Laplace deviance: ``-2 log p(y | u) + |u|^2 + log|L|^2``."""
-        r = self.resp
-        return (self.family.minus_two_loglik(r.y, state["mu"], r.wt, r.n) + state["u"] @ state["u"]
-                + state["ldL2"])
-
-    def agq(self, state, nodes, weights):
-        """lme4's adaptive Gauss-Hermite deviance for one scalar term (see the module docstring)."""
-        theta, u0, beta = state["theta"], state["u"], state["beta"]
-        codes, levels = self.codes1, self.first.n_levels
-        fixed = self.offset + self.X @ beta
-        rows = self.first.rows[:, 0] * theta[0]
-        r = self.resp
-
-        def group_deviance(u):
-            mu = self.family.linkinv(fixed + rows * u[codes])
-            return np.bincount(codes, self.family.dev_resid(r.y, mu, r.wt), levels) + u**2
-
-        devc0 = group_deviance(u0)
-        sd = 1 / state["factor"]["L1"][:, 0, 0]
-        mult = np.zeros(levels)
-        for z, w in zip(nodes, weights):
-            if z == 0:
-                mult += w
-            else:
-                mult += w * np.exp(-0.5 * (group_deviance(u0 + z * sd) - devc0) + z**2 / 2)
-        return devc0.sum() + state["ldL2"] - 2 * np.log(mult).sum()
-
-    def conditional_variances(self, state):
-        """Diagonal blocks of ``Lambda (Lambda' Z' W Z Lambda + I)^-1 Lambda'`` per term (lme4's condVar)."""
-        f = state["factor"]
-        if state["with_beta"]:
-            f = self.factor(state["theta"], state["sqrtw"], with_beta=False)
-        L1, E, R, T1 = f["L1"], f["E"], f["R"], f["T1"]
-        L1_inv = np.linalg.inv(L1)
-        M1_inv = L1_inv.transpose(0, 2, 1) @ L1_inv
-        out = []
-        if self.qr:
-            R_inv = la.solve_triangular(R, np.eye(self.qr), lower=True)
-            F = np.einsum("mk,lpk->lpm", R_inv, E)                 # R^-1 E_l'
-            inner = np.eye(self.first.p) + np.einsum("lpm,lqm->lpq", F, F)
-            M1_inv = L1_inv.transpose(0, 2, 1) @ inner @ L1_inv
-            Lr = np.diag(f["Lr"]) if isinstance(f["Lr"], np.ndarray) else f["Lr"].toarray()
-            rest_cov = Lr @ (R_inv.T @ R_inv) @ Lr.T
-        out.append(T1 @ M1_inv @ T1.T)
-        start = 0
-        for term in self.rest:
-            idx = start + np.arange(term.q).reshape(term.n_levels, term.p)
-            out.append(rest_cov[idx[:, :, None], idx[:, None, :]])
-            start += term.q
-        return out
-
-
-def gauss_hermite(k):
-    """Nodes and weights of the k-point Gauss-Hermite rule for the standard normal density."""
-    x, w = np.polynomial.hermite.hermgauss(k)
-    nodes = x * np.sqrt(2)
-    nodes[np.abs(nodes) < 1e-12] = 0.0
-    return nodes, w / w.sum()
 
 
 # ---------------------------------------------------------------- the fitted model
