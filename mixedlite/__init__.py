@@ -8,15 +8,19 @@
 from .datasets import list_datasets, load_dataset
 from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
 from .formula import expand_formula, parse_formula
-from .lmm import LinearMixedModel, lmer
 from .glmm import GeneralizedLinearMixedModel, glmer, overdispersion
 from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, pbmodcomp, variance_test
+from .lmm import LinearMixedModel, lmer
 
 __all__ = [
-    "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "pbmodcomp", "variance_test",
-    "GeneralizedLinearMixedModel", "glmer", "overdispersion",
-    "ConvergenceWarning", "LinearMixedModel", "SingularFitWarning", "design_effect", "effective_sample_size",
-    "expand_formula", "icc", "list_datasets", "lmer", "load_dataset", "parse_formula",
+    # fitting
+    "lmer", "glmer", "LinearMixedModel", "GeneralizedLinearMixedModel",
+    # data and formulas
+    "load_dataset", "list_datasets", "expand_formula", "parse_formula",
+    # inference
+    "anova", "anova_ddf", "variance_test", "coefficient_tests", "confint", "bootmer", "pbmodcomp",
+    # diagnostics
+    "icc", "design_effect", "effective_sample_size", "overdispersion", "ConvergenceWarning", "SingularFitWarning",
 ]
 
 _LAZY_MODULES = ("plots", "widgets", "report")  # matplotlib/ipywidgets load on first use, not at import
