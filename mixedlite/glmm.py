@@ -300,15 +300,20 @@ class GeneralizedLinearMixedModel(MixedModel):
         """Predictions on the link scale (``type="link"``) or the response scale (``"response"``).
 
         Conditional on the random effects (default) or population-level (``re_form="~0"``).
-        The offset is included for the fitted data and, when it was given as a column
-        name, for newdata.
+        The offset is included for the fitted data and, for newdata, read from the offset's
+        column (a model whose offset was given as an array cannot predict newdata).
         """
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', not {type!r}")
         eta = super().predict(newdata, re_form, allow_new_levels, type="link")
         if newdata is None:
             eta = eta + self.pirls.offset
-        elif isinstance(self._offset_name, str) and self._offset_name in newdata:
+        elif self.resp.offset is not None:
+            if not (isinstance(self._offset_name, str) and self._offset_name in newdata):
+                where = (f"newdata has no column '{self._offset_name}'" if isinstance(self._offset_name, str)
+                         else "the offset was given as an array")
+                raise ValueError(f"this model has an offset, but {where}: predictions for newdata need the "
+                                 "offset's values. Fit with offset='column' and include that column in newdata")
             eta = eta + newdata[self._offset_name].to_numpy(dtype=float)
         eta.index = self.design.data.index if newdata is None else newdata.index
         return pd.Series(self._inverse_link(eta.to_numpy()), index=eta.index, name="prediction") \

@@ -205,6 +205,11 @@ def test_poisson_offset():
     assert by_name.loglik() > without.loglik()
     sims = by_name.simulate(nsim=2, seed=3).to_numpy()
     assert np.all(sims >= 0) and np.array_equal(sims, np.round(sims))
+    # newdata without the offset's values cannot be predicted: an error, never a prediction without it
+    with pytest.raises(ValueError, match="newdata has no column 'logexp'"):
+        by_name.predict(new.drop(columns="logexp"))
+    with pytest.raises(ValueError, match="the offset was given as an array.*offset='column'"):
+        by_array.predict(new)
 
 
 @pytest.mark.filterwarnings("ignore:Model failed to converge")
