@@ -200,7 +200,7 @@ class MixedModel:
             if isinstance(training.dtype, pd.CategoricalDtype):
                 levels = list(training.cat.categories)
                 newdata[column] = pd.Categorical(newdata[column].astype(str), categories=levels + sorted(
-                    set(newdata[column].astype(str)) - set(levels)))
+                    set(newdata[column].astype(str)) - set(levels)), ordered=training.cat.ordered)
         return newdata
 
     def _predict_new(self, newdata, population, allow_new_levels):

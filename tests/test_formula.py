@@ -87,3 +87,12 @@ def test_r_names_with_dots_are_columns():
 def test_fitted_model_keeps_ordered_factor_contrasts():
     m = ml.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", ml.load_dataset("cake"))
     assert list(m.fixef().index[:5]) == ["(Intercept)", "recipeB", "recipeC", "temperature.L", "temperature.Q"]
+
+
+def test_predictions_on_newdata_keep_ordered_factor_contrasts():
+    cake = ml.load_dataset("cake")
+    m = ml.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake)
+    rows = [0, 7, 50, 200]
+    as_strings = cake.iloc[rows].astype({"temperature": str, "recipe": str, "replicate": str})
+    for newdata in (cake.iloc[rows], as_strings):
+        np.testing.assert_allclose(m.predict(newdata), m.fitted().iloc[rows], rtol=1e-12)
