@@ -26,6 +26,10 @@ DERIVATIVE_STEP = 1e-4
 MAX_NOBS_FOR_DERIVATIVES = 10_000  # lme4 skips the derivative checks for larger data
 
 
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+GRADIENT_MESSAGE = "Model failed to converge with max|grad|"
+
+
 class ConvergenceWarning(UserWarning):
     """The optimiser's answer may not be a trustworthy maximum of the likelihood."""
 
@@ -77,7 +81,7 @@ def check_gradient(gradient, hessian, tol=GRADIENT_TOL):
         return "unable to evaluate scaled gradient"
     smallest = np.minimum(np.abs(scaled), np.abs(gradient))
     if smallest.max() > tol:
-        return (f"Model failed to converge with max|grad| = {smallest.max():.6g} "
+        return (f"{GRADIENT_MESSAGE} = {smallest.max():.6g} "
                 f"(tol = {tol:g}, component {int(smallest.argmax()) + 1})")
     return None
 
@@ -115,14 +119,20 @@ def check_predictor_scales(X):
     return None
 
 
-def convergence_messages(objective, theta, lower, nobs, optimizer_message=None):
+def maxeval_message(result, maxeval):
+    """lme4's warning when the optimiser ran out of evaluations (None if it did not)."""
+    if result.converged:
+        return None
+    return (f"convergence code 5 from nloptwrap: {result.message} "
+            f"Increase maxeval (now {maxeval}) or try another optimizer")
+
+
+def convergence_messages(objective, theta, lower, nobs):
     """All of lme4's post-fit checks of a linear mixed model; a list of messages."""
     messages = []
-    if optimizer_message:
-        messages.append(optimizer_message)
     singular = is_singular(theta, lower)
     if singular:
-        messages.append("boundary (singular) fit: see help('isSingular')")
+        messages.append(SINGULAR_MESSAGE)
     if nobs <= MAX_NOBS_FOR_DERIVATIVES and not singular:
         gradient, hessian = deriv12(objective, theta)
         message = check_gradient(gradient, hessian)
@@ -141,7 +151,7 @@ def report(messages):
     while frame is not None and frame.f_globals.get("__name__", "").startswith("mixedlite"):
         level, frame = level + 1, frame.f_back
     for message in messages:
-        category = SingularFitWarning if message.startswith("boundary (singular)") else ConvergenceWarning
+        category = SingularFitWarning if message == SINGULAR_MESSAGE else ConvergenceWarning
         warnings.warn(message, category, stacklevel=level)
 
 

@@ -34,8 +34,8 @@ import scipy.linalg as la
 from scipy import stats
 
 from .design import Design
-from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, check_gradient, check_hessian, check_predictor_scales,
-                          deriv12, report)
+from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, check_gradient, check_hessian,
+                          check_predictor_scales, deriv12, maxeval_message, report)
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
@@ -148,7 +148,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if check_convergence:
             self._check_convergence()
         elif self.is_singular():
-            self.convergence.append("boundary (singular) fit: see help('isSingular')")
+            self.convergence.append(SINGULAR_MESSAGE)
         report(self.convergence)
 
     # ------------------------------------------------------------ deviance functions
@@ -208,7 +208,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._theta = np.asarray(state["theta"], dtype=float)
         self.beta = np.asarray(state["beta"], dtype=float)
         self.u = state["u"]
-        self.b = self.pirls.full_lambda(self._theta) @ self.u
+        self.b = self._lambda() @ self.u
         self.objective = float(objective)
         self._mu, self._eta = state["mu"], state["eta"]
         self._vcov_rx = self._rx_vcov(state)
@@ -247,14 +247,10 @@ class GeneralizedLinearMixedModel(MixedModel):
         return v
 
     def _check_convergence(self):
-        messages = []
-        for opt in self.optinfo:
-            if not opt.converged:
-                messages.append(f"convergence code 5 from nloptwrap: {opt.message} "
-                                f"Increase maxeval (now {self.maxeval}) or try another optimizer")
+        messages = [m for m in (maxeval_message(opt, self.maxeval) for opt in self.optinfo) if m]
         singular = self.is_singular()
         if singular:
-            messages.append("boundary (singular) fit: see help('isSingular')")
+            messages.append(SINGULAR_MESSAGE)
         if self._hessian is not None and not singular:
             message = check_gradient(self._gradient, self._hessian)
             if message:
@@ -355,7 +351,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             eta = np.repeat((fixed + self._Z @ self.b)[:, None], nsim, axis=1)
         else:
             u = rng.standard_normal((self._Z.shape[1], nsim))
-            eta = fixed[:, None] + self._Z @ (self.pirls.full_lambda(self._theta) @ u)
+            eta = fixed[:, None] + self._Z @ (self._lambda() @ u)
         draws = self._family.simulate(self._family.linkinv(eta), self.resp.wt, rng)
         if self.resp.kind == "cbind":
             draws = np.round(draws * self.resp.n[:, None])

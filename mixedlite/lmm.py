@@ -29,10 +29,12 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from .design import Design
-from .diagnostics import check_predictor_scales, convergence_messages, report
+from .diagnostics import (GRADIENT_MESSAGE, SINGULAR_MESSAGE, check_predictor_scales, convergence_messages,
+                          maxeval_message, report)
 from .formula import is_factor
 from .model import MixedModel
 from .optimize import minimize
+from .terms import lambda_matrix
 
 DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries
 BOUNDARY_STEP = 1e-5     # lme4's boundary.tol: how close to a bound counts as on it
@@ -42,7 +44,7 @@ MAX_RESTARTS = 3         # fresh optimiser starts after a failed gradient check
 class PenalizedLeastSquares:
     """The cross-products of one model, and its profiled criterion as a function of theta."""
 
-    def __init__(self, design, y, weights=None):
+    def __init__(self, design, y):
         self.design = design
         terms = design.terms
         X = design.X.to_numpy(dtype=float)
@@ -86,8 +88,7 @@ class PenalizedLeastSquares:
 
     def _lambda_rest(self, thetas):
         """Lambda of the non-leading terms together with an identity for X and y (sparse)."""
-        blocks = [sp.kron(sp.identity(t.n_levels), t.factor(th)) for t, th in zip(self.rest, thetas)]
-        return sp.block_diag(blocks + [sp.identity(self.p + 1)], format="csr")
+        return sp.block_diag([lambda_matrix(self.rest, thetas), sp.identity(self.p + 1)], format="csr")
 
     def factorize(self, theta):
         """Factor the model at theta: the leading term's per-level Cholesky factors and R (dense).
@@ -163,7 +164,7 @@ class PenalizedLeastSquares:
         v = la.solve_triangular(upper, R[-1, :-1], lower=False)  # [u_rest; beta]
         u_rest, beta = v[:qr], v[qr:]
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        b_rest = self._lambda_rest(thetas[1:])[:qr, :qr] @ u_rest if qr else np.zeros(0)
+        b_rest = lambda_matrix(self.rest, thetas[1:]) @ u_rest if qr else np.zeros(0)
         Z1 = self.Z[:, : self.first.q]
         resid_1 = self.y - self.X @ beta - self.Z[:, self.first.q:] @ b_rest
         rhs = (Z1.T @ resid_1).reshape(-1, self.first.p) @ T1  # rows: (T1' Z1j' r)'
@@ -190,7 +191,7 @@ class PenalizedLeastSquares:
         if not qr:
             return [T1 @ M1_inv @ T1.T]
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        Lam_t = self._lambda_rest(thetas[1:])[:qr, :qr].T.toarray()
+        Lam_t = lambda_matrix(self.rest, thetas[1:]).T.toarray()
         R_rr = np.tril(R[:qr, :qr])
         B = self.WtZ1[:qr]
         B = (B.toarray() if sp.issparse(B) else B).reshape(qr, -1, p1)
@@ -258,7 +259,7 @@ class LinearMixedModel(MixedModel):
         self.convergence = self._check(check_convergence, maxeval)
         for _ in range(MAX_RESTARTS):
             # BOBYQA can stop early in a flat valley; fresh starts from where it stopped finish the job
-            if not any(m.startswith("Model failed to converge with max|grad|") for m in self.convergence):
+            if not any(m.startswith(GRADIENT_MESSAGE) for m in self.convergence):
                 break
             retry = self._optimize(self._theta, optimizer, maxeval, None)
             if retry.fun >= self.objective:
@@ -282,16 +283,13 @@ class LinearMixedModel(MixedModel):
 
     def _check(self, check_convergence, maxeval):
         """The convergence messages of the current fit (lme4's checks; see :mod:`diagnostics`)."""
-        messages = []
-        if not self.optinfo.converged:
-            messages.append(f"convergence code 5 from nloptwrap: {self.optinfo.message} "
-                            f"Increase maxeval (now {maxeval}) or try another optimizer")
+        messages = [m for m in [maxeval_message(self.optinfo, maxeval)] if m]
         if check_convergence:
             scale_message = check_predictor_scales(self.design.X)
             messages += [scale_message] if scale_message else []
             messages += convergence_messages(self.criterion, self._theta, self.design.theta_lower, self.nobs)
         elif self.is_singular():
-            messages.append("boundary (singular) fit: see help('isSingular')")
+            messages.append(SINGULAR_MESSAGE)
         return messages
 
     def criterion(self, theta):
@@ -353,12 +351,6 @@ class LinearMixedModel(MixedModel):
         u = rng.standard_normal((self.pls.Z.shape[1], nsim)) * self.sigma
         b = self._lambda() @ u
         return fixed[:, None] + self._Z @ b + rng.standard_normal((self.nobs, nsim)) * self.sigma
-
-    def _lambda(self):
-        """Lambda(theta) as a sparse block-diagonal matrix over all random effects."""
-        thetas = self.design.split_theta(self._theta)
-        return sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th))
-                              for t, th in zip(self.design.terms, thetas)], format="csr")
 
     def refit(self, newresponse, check_convergence=False):
         """Fit the same model to a new response, reusing the model structure (lme4's ``refit``).

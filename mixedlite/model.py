@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .formula import grouping_factor, model_matrix
+from .terms import lambda_matrix
 
 
 class MixedModel:
@@ -41,6 +42,10 @@ class MixedModel:
             cached = (self._theta.copy(), build(self))
             setattr(self, f"_cached_{name}", cached)
         return cached[1]
+
+    def _lambda(self):
+        """Lambda(theta) over all random effects (sparse), so that ``b = Lambda u``."""
+        return lambda_matrix(self.design.terms, self.design.split_theta(self._theta))
 
     def _term_blocks(self, values):
         """Cut a vector over all random effects into one (levels, p) array per term."""

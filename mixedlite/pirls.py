@@ -31,6 +31,8 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
+from .terms import lambda_matrix
+
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
 
@@ -95,13 +97,7 @@ class PIRLS:
             return T1, np.zeros(0)
         if self._scalar_rest:
             return T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
-        return T1, sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th))
-                                  for t, th in zip(self.rest, thetas[1:])], format="csr")
-
-    def full_lambda(self, theta):
-        T1, Lr = self.lambdas(theta)
-        Lr = sp.diags(Lr) if isinstance(Lr, np.ndarray) else Lr
-        return sp.block_diag([sp.kron(sp.identity(self.first.n_levels), T1), Lr], format="csr")
+        return T1, lambda_matrix(self.rest, thetas[1:])
 
     def b_from_u(self, theta, u):
         """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""

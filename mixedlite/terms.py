@@ -84,3 +84,9 @@ class RandomEffectsTerm:
         out = np.zeros((self.n_levels, self.p, self.p))
         np.add.at(out, self.codes, self.rows[:, :, None] * self.rows[:, None, :])
         return out
+
+
+def lambda_matrix(terms, thetas):
+    """``Lambda(theta)`` of several terms: block diagonal, one copy of each term's T per level (sparse)."""
+    return sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th)) for t, th in zip(terms, thetas)],
+                         format="csr")
