@@ -173,9 +173,30 @@ class PenalizedLeastSquares:
         r2 = R[-1, -1] ** 2
         sigma = np.sqrt(r2 / (self.n - p if REML else self.n))
         RX = R[qr: qr + p, qr: qr + p]
-        RX_inv = la.lapack.dtrtri(RX, lower=1)[0] if p else np.zeros((0, 0))  # R_X^-1 (a threaded trsm is slow)
         return dict(beta=beta, u=np.r_[u1.ravel(), u_rest], b=np.r_[b1.ravel(), b_rest],
-                    sigma=sigma, vcov=sigma**2 * RX_inv.T @ RX_inv, RX=RX)
+                    sigma=sigma, vcov=sigma**2 * self._unscaled_vcov(RX), RX=RX)
+
+    def unscaled_vcov(self, theta):
+        """``(R_X' R_X)^-1`` at theta: the covariance of beta-hat divided by sigma^2."""
+        _, _, R = self.factorize(theta)
+        q = self.q_rest
+        return self._unscaled_vcov(np.tril(R[q: q + self.p, q: q + self.p]))
+
+    @staticmethod
+    def _unscaled_vcov(RX):
+        RX_inv = la.lapack.dtrtri(RX, lower=1)[0] if len(RX) else RX  # R_X^-1 (a threaded trsm is slow)
+        return RX_inv.T @ RX_inv
+
+    def deviance(self, theta, sigma, REML=True):
+        """The criterion at (theta, sigma), sigma not profiled out (lmerTest's ``devfun_vp``):
+
+        REML: ``log|L|^2 + log|R_X|^2 + r^2 / sigma^2 + (n - p) log(2 pi sigma^2)``;
+        ML:   ``log|L|^2 + r^2 / sigma^2 + n log(2 pi sigma^2)``.
+        """
+        logdet_L, logdet_RX, r2 = self.pieces(theta)
+        if REML:
+            return logdet_L + logdet_RX + r2 / sigma**2 + (self.n - self.p) * np.log(2 * np.pi * sigma**2)
+        return logdet_L + r2 / sigma**2 + self.n * np.log(2 * np.pi * sigma**2)
 
     def conditional_variances(self, theta):
         """Diagonal blocks of ``Lambda (Lambda' Z' Z Lambda + I)^-1 Lambda'`` per level and term.

@@ -119,10 +119,9 @@ class Profile:
         if sigma <= 0:
             return np.inf
         try:
-            logdet_L, _, r2 = self.pls.pieces(sdcor_to_theta(self.design, pars))
+            return self.pls.deviance(sdcor_to_theta(self.design, pars), sigma, REML=False)
         except np.linalg.LinAlgError:
             return np.inf
-        return logdet_L + r2 / sigma**2 + self.pls.n * np.log(2 * np.pi * sigma**2)
 
     def variance_zeta(self, w):
         """zeta as a function of variance parameter w (the others minimised, warm-started)."""

@@ -63,7 +63,7 @@ def random_structure(model):
     by_factor = {}
     for grp, rows in vc.groupby("grp", sort=False):
         factor = grp.split(".")[0] if grp.split(".")[-1].isdigit() else grp
-        variances = rows[rows["var2"].isna() | (rows["var2"] == "")]
+        variances = rows[rows["var2"].isna()]
         correlated = len(rows) > len(variances)
         by_factor.setdefault(factor, []).append((list(variances["var1"]), correlated))
     phrases = []
@@ -90,7 +90,7 @@ def _variance_sentence(model, group_noun):
     for _, row in vc.iterrows():
         if row["grp"] == "Residual":
             continue
-        if row["var2"] in ("", None) or (isinstance(row["var2"], float) and np.isnan(row["var2"])):
+        if pd.isna(row["var2"]):
             what = "intercepts" if row["var1"] == "(Intercept)" else f"slopes for {row['var1']}"
             parts.append(f"{what} SD = {_number(row['sdcor'])} (variance {_number(row['vcov'])})")
         else:

@@ -19,7 +19,6 @@ independent t-statistics with df ``nu_m``; ``F = mean(t_m^2)`` on q and
 ``2 E / (E - q)`` denominator df, ``E = sum nu_m / (nu_m - 2)`` (lmerTest's ``contestMD``).
 """
 import numpy as np
-import scipy.linalg as la
 from scipy import stats
 
 EIGEN_TOL = 1e-8  # lmerTest's tolerance for positive eigenvalues of the Hessian
@@ -88,27 +87,12 @@ def hessian(f, x, d=0.1, r=4):
 
 def deviance_varpar(model, varpar):
     """lmerTest's ``devfun_vp``: the (REML) deviance at ``varpar = (theta, sigma)``."""
-    theta, sigma = np.asarray(varpar[:-1]), varpar[-1]
-    logdet_L, logdet_RX, r2 = model.pls.pieces(theta)
-    s2 = sigma**2
-    n, p = model.pls.n, model.pls.p
-    if model.REML:
-        return logdet_L + logdet_RX + r2 / s2 + (n - p) * np.log(2 * np.pi * s2)
-    return logdet_L + r2 / s2 + n * np.log(2 * np.pi * s2)
-
-
-def unscaled_vcov(pls, theta):
-    """``(R_X' R_X)^-1``: the covariance of beta-hat divided by sigma^2, at theta."""
-    _, _, R = pls.factorize(theta)
-    q = pls.q_rest
-    RX = np.tril(R[q: q + pls.p, q: q + pls.p])
-    RX_inv = la.lapack.dtrtri(RX, lower=1)[0]
-    return RX_inv.T @ RX_inv
+    return model.pls.deviance(np.asarray(varpar[:-1]), varpar[-1], model.REML)
 
 
 def covbeta_varpar(model, varpar):
     """lmerTest's ``get_covbeta``: ``sigma^2 (R_X' R_X)^-1`` at ``varpar = (theta, sigma)``."""
-    return varpar[-1] ** 2 * unscaled_vcov(model.pls, np.asarray(varpar[:-1]))
+    return varpar[-1] ** 2 * model.pls.unscaled_vcov(np.asarray(varpar[:-1]))
 
 
 class SatterthwaiteInfo:
