@@ -72,13 +72,13 @@ class PIRLS:
         pairs (a, b) at once with one ``np.bincount`` -- no sparse matrices in the loop.
         """
         first, n = self.first, self.n
-        self.codes1 = first.codes.astype(np.int64)
+        self.codes1 = first.codes
         self.idx1 = self.codes1[:, None] * first.p + np.arange(first.p)    # (n, p1) columns of Z1
         if not self.rest:
             return
         idx, val, start = [], [], 0
         for t in self.rest:
-            idx.append(start + t.codes.astype(np.int64)[:, None] * t.p + np.arange(t.p))
+            idx.append(start + t.codes[:, None] * t.p + np.arange(t.p))
             val.append(t.rows)
             start += t.q
         self.idx_r, self.val_r = np.hstack(idx), np.hstack(val)            # (n, K) columns of Z_r

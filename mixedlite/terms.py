@@ -23,7 +23,8 @@ class RandomEffectsTerm:
             raise ValueError(f"the random term {term} has no effects: write (1 | {term.group}) for an intercept")
         self.group, self.lhs = term.group, term.lhs
         self.levels = [str(level) for level in factor.cat.categories]
-        self.codes = factor.cat.codes.to_numpy()
+        # pandas stores codes as int8/int16 for small factors: widen before any arithmetic (codes * p overflows)
+        self.codes = factor.cat.codes.to_numpy().astype(np.intp)
         self.names = list(rows.columns)
         self.rows = rows.to_numpy()
         self._lower = tuple(np.array(self._lower_indices()).T)  # positions of theta in T
