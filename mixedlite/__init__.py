@@ -9,8 +9,11 @@ from .datasets import list_datasets, load_dataset
 from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
 from .formula import expand_formula, parse_formula
 from .glmm import GeneralizedLinearMixedModel, glmer, overdispersion
-from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, pbmodcomp, variance_test
+from .contest import contest
+from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, drop1, pbmodcomp, variance_test
 from .lmm import LinearMixedModel, lmer
+from .ls_means import ls_means
+from .ranova import ranova
 
 __all__ = [
     # fitting
@@ -19,6 +22,7 @@ __all__ = [
     "load_dataset", "list_datasets", "expand_formula", "parse_formula",
     # inference
     "anova", "anova_ddf", "variance_test", "coefficient_tests", "confint", "bootmer", "pbmodcomp",
+    "drop1", "ranova", "ls_means", "contest",
     # diagnostics
     "icc", "design_effect", "effective_sample_size", "overdispersion", "ConvergenceWarning", "SingularFitWarning",
 ]

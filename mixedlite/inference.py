@@ -16,29 +16,15 @@ percentile bootstrap.  This module gathers them behind the names the models call
 from .anova import anova, mixture_pvalue, variance_test
 
 __all__ = ["BootstrapResult", "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "mixture_pvalue",
-           "pbmodcomp", "variance_test"]
+           "pbmodcomp", "variance_test", "drop1"]
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .anova_tables import anova_ddf, drop1
 from .bootstrap import BootstrapResult, bootmer, pbmodcomp
-
-DDF_METHODS = ("Satterthwaite", "Kenward-Roger")
-
-
-def _ddf_method(model, ddf):
-    """The Satterthwaite or Kenward-Roger machinery of a model (lmerTest's ``ddf=`` argument)."""
-    if not hasattr(model, "pls"):
-        raise ValueError("denominator degrees of freedom are for linear mixed models (lmer fits); "
-                         "GLMM coefficients are tested with z-tests in summary()")
-    if ddf == "Satterthwaite":
-        from .satterthwaite import satterthwaite
-        return satterthwaite(model)
-    if ddf in ("Kenward-Roger", "KR"):
-        from .kenward_roger import kenward_roger
-        return kenward_roger(model)
-    raise ValueError(f"ddf must be one of {', '.join(map(repr, DDF_METHODS))}, not {ddf!r}")
+from .contest import ddf_method as _ddf_method
 
 
 def coefficient_tests(model, ddf="Satterthwaite"):
@@ -52,41 +38,6 @@ def coefficient_tests(model, ddf="Satterthwaite"):
     rows = [method.t_test(np.eye(p)[i]) for i in range(p)]
     return pd.DataFrame(rows, index=model.design.fixed_names,
                         columns=["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"])
-
-
-def anova_ddf(model, ddf="Satterthwaite", type=3):
-    """lmerTest's ``anova(m)``: a type III F-test per fixed-effects term.
-
-    Columns Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F).  ``ddf="Satterthwaite"`` or
-    ``"Kenward-Roger"`` (scaled F with pbkrtest's df; REML fits only).  The hypothesis
-    matrices are in ``table.attrs["hypotheses"]`` (lmerTest's ``show_tests``).
-    """
-    from .anova import AnovaTable
-    from .type3 import type3_contrasts
-    if type not in (3, "3", "III"):
-        raise ValueError("only type III tests (lmerTest's default) are implemented: use type=3")
-    method = _ddf_method(model, ddf)
-    hypotheses = type3_contrasts(model.design)
-    rows = {}
-    for term, L in hypotheses.items():
-        q, df, F, p = method.f_test(L)
-        mean_sq = F * model.sigma**2
-        if ddf != "Satterthwaite":  # lmerTest reports the unscaled Wald statistic as the mean square
-            mean_sq = _unscaled_wald(method, L) * model.sigma**2
-        rows[term] = [mean_sq * q, mean_sq, q, df, F, p]
-    table = AnovaTable.from_dict(rows, orient="index", columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF",
-                                                                 "F value", "Pr(>F)"]) if rows else \
-        AnovaTable(columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"], dtype=float)
-    name = "Satterthwaite's" if ddf == "Satterthwaite" else "Kenward-Roger's"
-    table.attrs["heading"] = f"Type III Analysis of Variance Table with {name} method"
-    table.attrs["hypotheses"] = hypotheses
-    return table
-
-
-def _unscaled_wald(method, L):
-    L = np.atleast_2d(L)
-    Lb = L @ method.beta
-    return Lb @ np.linalg.solve(L @ method.vcov_adjusted @ L.T, Lb) / np.linalg.matrix_rank(L)
 
 
 def _parameter_names(model):

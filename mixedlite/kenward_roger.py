@@ -114,22 +114,28 @@ class KenwardRoger:
         scaling = 1.0 if abs(df - 4) < 1e-2 else df * (1 - A2 / q) / (df - 2)
         return df, scaling
 
-    def t_test(self, L):
+    def t_test(self, L, rhs=0.0):
+        """t-test of ``L beta = rhs`` with the adjusted covariance and pbkrtest's ``Lb_ddf``."""
         L = np.asarray(L, dtype=float)
         estimate = L @ self.beta
         se = np.sqrt(L @ self.vcov_adjusted @ L)
         df, _ = self.ddf(L)
-        t = estimate / se
+        t = (estimate - rhs) / se
         return estimate, se, df, t, 2 * stats.t.sf(abs(t), df)
 
-    def f_test(self, L):
+    def wald_f(self, L, rhs=0.0):
+        """The unscaled Wald F of ``L beta = rhs`` with Phi_A (pbkrtest's ``FtestU``): what lmerTest's Mean Sq uses."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        rhs = np.broadcast_to(np.asarray(rhs, dtype=float), (L.shape[0],))
+        Lb = L @ self.beta - L @ np.linalg.pinv(L) @ rhs  # pbkrtest's betaH = L^+ rhs
+        return Lb @ np.linalg.solve(L @ self.vcov_adjusted @ L.T, Lb) / np.linalg.matrix_rank(L)
+
+    def f_test(self, L, rhs=0.0):
         """pbkrtest's ``KRmodcomp``: scaled Wald F with the adjusted covariance; NumDF, DenDF, F, p."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
         q = np.linalg.matrix_rank(L)
-        Lb = L @ self.beta
-        F_unscaled = Lb @ np.linalg.solve(L @ self.vcov_adjusted @ L.T, Lb) / q
         df, scaling = self.ddf(L)
-        F = scaling * F_unscaled
+        F = scaling * self.wald_f(L, rhs)
         return q, df, F, stats.f.sf(F, q, df)
 
 

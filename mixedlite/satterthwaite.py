@@ -118,28 +118,32 @@ class SatterthwaiteInfo:
         g = np.array([L @ J @ L for J in self.jacobians])
         return 2 * v**2 / (g @ self.vcov_varpar @ g)
 
-    def t_test(self, L):
+    def t_test(self, L, rhs=0.0):
+        """t-test of ``L beta = rhs`` (lmerTest's contest1D): Estimate, Std. Error, df, t value, Pr(>|t|)."""
         L = np.asarray(L, dtype=float)
         estimate = L @ self.beta
         se = np.sqrt(L @ self.vcov_beta @ L)
         df = self.contrast_df(L)
-        t = estimate / se
+        t = (estimate - rhs) / se
         return estimate, se, df, t, 2 * stats.t.sf(abs(t), df)
 
-    def f_test(self, L, eps=np.sqrt(np.finfo(float).eps)):
-        """F-test of ``L beta = 0`` (rows of L); returns NumDF, DenDF, F value, Pr(>F) (lmerTest's contestMD)."""
+    def f_test(self, L, rhs=0.0, eps=np.sqrt(np.finfo(float).eps)):
+        """F-test of ``L beta = rhs`` (rows of L); returns NumDF, DenDF, F value, Pr(>F) (lmerTest's contestMD)."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
+        rhs = np.broadcast_to(np.asarray(rhs, dtype=float), (L.shape[0],))
         if L.shape[0] == 1:
-            _, _, df, t, _ = self.t_test(L[0])
+            _, _, df, t, _ = self.t_test(L[0], rhs[0])
             return 1, df, t**2, stats.f.sf(t**2, 1, df)
+        beta = self.beta - np.linalg.pinv(L) @ rhs if np.any(rhs) else self.beta
         d, P = np.linalg.eigh(L @ self.vcov_beta @ L.T)
         d, P = d[::-1], P[:, ::-1]
         q = int(np.sum(d > max(eps * d[0], 0)))
         PtL = (P.T @ L)[:q]
         if q == 1:
-            _, _, df, t, _ = self.t_test(PtL[0])
-            return 1, df, t**2, stats.f.sf(t**2, 1, df)
-        t2 = (PtL @ self.beta) ** 2 / d[:q]
+            t2 = (PtL[0] @ beta) ** 2 / d[0]
+            df = self.contrast_df(PtL[0])
+            return 1, df, t2, stats.f.sf(t2, 1, df)
+        t2 = (PtL @ beta) ** 2 / d[:q]
         F = t2.sum() / q
         nu = np.array([self.contrast_df(row) for row in PtL])
         df = f_statistic_df(nu)
