@@ -118,9 +118,11 @@ class FixedTerms:
     def _column_owners(self, names, full=None):
         """The term of each of the columns ``names`` of a full model matrix (R's ``assign``);
         ``full``: all its columns (default: the model's, before aliased columns were dropped)."""
-        if full is None:
-            full = model_matrix(self.design.formula.fixed, self.design.data).columns
         owners = [label for label, count in self._column_counts() for _ in range(count)]
+        if full is None:
+            if len(owners) == len(names):  # no aliased column dropped: X's own columns, whatever the coding
+                return owners
+            full = model_matrix(self.design.formula.fixed, self.design.data).columns
         if len(full) != len(owners):
             raise RuntimeError("could not match the columns of X to the terms of the formula")
         owner_of = dict(zip(full, owners))
@@ -182,10 +184,8 @@ def contrasts_type3(design):
     if X.shape[1] <= 1 or len(terms.labels) <= 1:
         return contrasts_type1(design, terms)
     data = _unordered(design.data)
-    Xt_full = model_matrix(design.formula.fixed, data)
-    owners_t = np.array(terms._column_owners(list(Xt_full.columns), Xt_full.columns))
-    keep = _independent_columns(Xt_full.to_numpy(dtype=float))
-    Xt, owners_t = Xt_full.to_numpy(dtype=float)[:, keep], owners_t[keep]
+    coding = TreatmentCoding(design, terms)
+    Xt, owners_t = coding.Xt, coding.owners
     blocks = [np.ones((design.n, 1))] if terms.intercept else []
     blocks += [model_matrix(f"0 + {label}", data).to_numpy(dtype=float) for label in terms.labels]
     rdX = np.hstack(blocks)
@@ -196,13 +196,31 @@ def contrasts_type3(design):
             own, other = owners_t == label, np.isin(owners_t, containers)
             coef, *_ = np.linalg.lstsq(L[:, other], L[:, own], rcond=None)
             L[:, own] = zapsmall(L[:, own] - L[:, other] @ coef)
-    L = L[_rdX_rows_of(Xt_full.columns[keep], terms, data)]
-    to_model = zapsmall(np.linalg.pinv(Xt) @ X)  # maps treatment coding to the model's coding
+    L = L[_rdX_rows_of(coding.names, terms, data)]
     out = {}
     for label in terms.labels:
         Lt = L[:, owners_t == label].T
-        out[label] = Lt[np.abs(Lt).sum(axis=1) > EPS] @ to_model
+        out[label] = Lt[np.abs(Lt).sum(axis=1) > EPS] @ coding.to_model
     return out
+
+
+class TreatmentCoding:
+    """The model's fixed effects in treatment coding (lmerTest's ``get_model_matrix(model, "remake",
+    contrasts = "contr.treatment")`` made full rank), and the map to the model's own coding.
+
+    With ``X = X_t M`` (same column space), ``beta_t = M beta`` and a contrast ``l_t`` on the treatment
+    coefficients is ``l_t M`` on the model's, ``M = X_t^+ X`` (lmerTest's ``map``, which lmerTest
+    rounds with ``zapsmall``; kept exact here, so poly and treatment codings give the same tests).
+    """
+
+    def __init__(self, design, terms):
+        full = model_matrix(design.formula.fixed, _unordered(design.data))
+        owners = np.array(terms._column_owners(list(full.columns), full.columns))
+        self.keep = _independent_columns(full.to_numpy(dtype=float))
+        self.full = full
+        self.Xt, self.owners = full.to_numpy(dtype=float)[:, self.keep], owners[self.keep]
+        self.names = list(full.columns[self.keep])
+        self.to_model = np.linalg.pinv(self.Xt) @ design.X.to_numpy(dtype=float)
 
 
 def _unordered(data):

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .anova import AnovaTable
+
 F_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
 T_COLUMNS = ["Estimate", "Std. Error", "df", "t value", "lower", "upper", "Pr(>|t|)"]
 DDF_METHODS = ("Satterthwaite", "Kenward-Roger")
@@ -87,6 +89,6 @@ def contest(model, L, joint=True, ddf="Satterthwaite", rhs=0.0, level=0.95):
     rhs = np.broadcast_to(rhs, (L.shape[0],))
     method = ddf_method(model, ddf)
     if joint:
-        return pd.DataFrame([f_row(model, method, L, rhs)], columns=F_COLUMNS)
+        return AnovaTable([f_row(model, method, L, rhs)], columns=F_COLUMNS)
     rows = [t_row(method, row, value, level) for row, value in zip(L, rhs)]
-    return pd.DataFrame(rows, columns=T_COLUMNS, index=index)
+    return AnovaTable(rows, columns=T_COLUMNS, index=index)

@@ -2,12 +2,14 @@
 
 The LS-mean of a level is the model's prediction averaged over a balanced grid (lmerTest's
 ``lsmeans_contrasts``): the grid crosses every level of every factor of the fixed effects and sets
-each numeric covariate to its mean.  With U the fixed-effects rows of the grid (the model's coding)
-and A the grid's indicator matrix of the term's levels,
+each numeric covariate to its mean.  With U the fixed-effects rows of the grid and A the grid's
+indicator matrix of the term's levels,
 
     L = diag(1 / colSums(A)) A' U,          LS-mean = L beta
 
 so each level's mean weights the other factors' levels equally, however unbalanced the data.
+U is built in treatment coding and L mapped to the model's coding (``L M``, ``M = X_t^+ X``:
+:class:`mixedlite.anova_contrasts.TreatmentCoding`), so any contrasts give the same means.
 Pairwise differences use ``l_i - l_j`` for every pair i < j (lmerTest's ``get_pairs``; rows
 ``"recipeA - recipeB"``).  Each row is tested as in :func:`mixedlite.contest` with ``joint=False``:
 columns ``Estimate, Std. Error, df, t value, lower, upper, Pr(>|t|)``.  A level whose mean is not
@@ -19,7 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as la
 
-from .anova_contrasts import FixedTerms, _unordered
+from .anova import AnovaTable
+from .anova_contrasts import FixedTerms, TreatmentCoding, _unordered
 from .contest import T_COLUMNS, ddf_method, t_row
 from .formula import evaluate, model_matrix
 
@@ -56,16 +59,15 @@ def ls_means_contrasts(design, term):
         raise ValueError(f"least-squares means are for factor terms, but {term!r} involves a numeric variable; "
                          f"choose from: {', '.join(factor_terms) or '(no factor terms)'}, or use contest() with "
                          "your own contrast")
-    grid = _grid(design, terms)
-    full = model_matrix(design.formula.fixed, grid)
-    indicators = model_matrix(f"0 + {term}", _unordered(grid))
+    grid = _unordered(_grid(design, terms))
+    coding = TreatmentCoding(design, terms)
+    U = model_matrix(design.formula.fixed, grid)[coding.full.columns].to_numpy(dtype=float)
+    indicators = model_matrix(f"0 + {term}", grid)
     A = indicators.to_numpy(dtype=float)
-    L = pd.DataFrame((A / A.sum(axis=0)).T @ full.to_numpy(dtype=float), index=indicators.columns,
-                     columns=full.columns)
-    estimable = _is_estimable(L.to_numpy(), model_matrix(design.formula.fixed, design.data).to_numpy(dtype=float))
-    L = L[design.fixed_names]
-    L.loc[~estimable, :] = np.nan
-    return L
+    L_treatment = (A / A.sum(axis=0)).T @ U
+    L = L_treatment[:, coding.keep] @ coding.to_model
+    L[~_is_estimable(L_treatment, coding.full.to_numpy(dtype=float))] = np.nan
+    return pd.DataFrame(L, index=indicators.columns, columns=design.fixed_names)
 
 
 def _is_estimable(L, X):
@@ -109,6 +111,8 @@ def ls_means(model, term=None, pairwise=False, ddf="Satterthwaite", level=0.95):
             row = row.to_numpy()
             rows.append([np.nan] * len(T_COLUMNS) if np.isnan(row).any() else t_row(method, row, 0.0, level))
             names.append(name)
-    table = pd.DataFrame(rows, index=names, columns=T_COLUMNS, dtype=float)
+    table = AnovaTable(rows, index=names, columns=T_COLUMNS, dtype=float)
+    table.attrs["heading"] = "Least Squares Means table:\n"
+    table.attrs["note"] = f"\n  Confidence level: {100 * level:g}%\n  Degrees of freedom method: {ddf}"
     table.attrs["hypotheses"] = hypotheses
     return table

@@ -210,8 +210,8 @@ def test_bad_ddf_requests_get_clear_errors():
         ml.coefficient_tests(fit("sleepstudy_slopes_ml"), "Kenward-Roger")
     with pytest.raises(ValueError, match="ddf must be one of"):
         ml.coefficient_tests(fit("sleepstudy_slopes_reml"), "Wald")
-    with pytest.raises(ValueError, match="type III"):
-        ml.anova_ddf(fit("sleepstudy_slopes_reml"), type=1)
+    with pytest.raises(ValueError, match="type must be 1, 2 or 3"):
+        ml.anova_ddf(fit("sleepstudy_slopes_reml"), type=4)
 
 
 def test_type3_hypotheses_on_a_balanced_factorial():
