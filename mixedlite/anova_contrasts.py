@@ -73,7 +73,7 @@ class FixedTerms:
         self._present = present
         self.numeric = {atom: not is_factor(evaluate(atom, design.data))
                         for label in self.labels for atom in label.split(":")}
-        self.owners = np.array(self._column_owners(design.fixed_names))
+        self.owners = np.array(self.column_owners(design.fixed_names))
 
     def variables(self, label):
         """The variables R's ``terms`` marks with 1 in a term (a variable coded by indicators in an
@@ -115,7 +115,7 @@ class FixedTerms:
             counts.append((label, count))
         return counts
 
-    def _column_owners(self, names, full=None):
+    def column_owners(self, names, full=None):
         """The term of each of the columns ``names`` of a full model matrix (R's ``assign``);
         ``full``: all its columns (default: the model's, before aliased columns were dropped)."""
         owners = [label for label, count in self._column_counts() for _ in range(count)]
@@ -215,7 +215,7 @@ class TreatmentCoding:
 
     def __init__(self, design, terms):
         full = model_matrix(design.formula.fixed, _unordered(design.data))
-        owners = np.array(terms._column_owners(list(full.columns), full.columns))
+        owners = np.array(terms.column_owners(list(full.columns), full.columns))
         self.keep = _independent_columns(full.to_numpy(dtype=float))
         self.full = full
         self.Xt, self.owners = full.to_numpy(dtype=float)[:, self.keep], owners[self.keep]

@@ -221,3 +221,20 @@ def test_bad_type_and_ddf_are_refused():
         ml.anova_ddf(fit("cake_poly"), type=4)
     with pytest.raises(ValueError, match="ddf must be one of"):
         ml.drop1(fit("cake_poly"), ddf="Wald")
+
+
+def test_intercept_only_models_have_empty_fixed_effect_tables():
+    m = fit("penicillin_crossed")
+    for table in (ml.anova_ddf(m, type=1), ml.anova_ddf(m), ml.drop1(m), ml.ls_means(m)):
+        assert len(table) == 0
+
+
+def test_glmms_are_refused_with_a_clear_error():
+    cbpp = ml.load_dataset("cbpp")
+    g = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(ValueError, match="linear mixed models"):
+        ml.anova_ddf(g)
+    with pytest.raises(ValueError, match="linear mixed models"):
+        ml.ls_means(g, "period")
+    with pytest.raises(ValueError, match="ranova is for linear mixed models"):
+        ml.ranova(g)
