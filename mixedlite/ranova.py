@@ -78,13 +78,19 @@ def lm_loglik(y, X, REML):
 
 
 def _refit(model, random):
-    """The model with these random terms, refitted to the same rows: (logLik, npar)."""
-    from .lmm import lmer
-    design = model.design
+    """The model with these random terms, refitted to the same rows and the same X: (logLik, npar).
+
+    The reduced model keeps the model's fixed-effects matrix as it is (its coding too: a REML
+    log-likelihood depends on the parametrisation of X), and only its random part changes."""
+    from .design import Design
+    from .lmm import LinearMixedModel
+    X = model.design.X
     if not random:
-        return lm_loglik(model.pls.y, design.X.to_numpy(dtype=float), model.REML)
-    formula = str(Formula(design.formula.response, design.formula.fixed, tuple(random)))
-    fit = lmer(formula, design.data, REML=model.REML)
+        return lm_loglik(model.pls.y, X.to_numpy(dtype=float), model.REML)
+    design = Design(str(Formula(model.design.formula.response, model.design.formula.fixed, tuple(random))),
+                    model.design.data)
+    design.X = X
+    fit = LinearMixedModel(design, REML=model.REML)
     return fit.loglik(), fit.df
 
 
@@ -93,7 +99,7 @@ def ranova(model):
 
     Rows ``<none>`` (the model), then ``"(1 | g)"`` (term removed) or ``"x in (x | g)"`` (x removed
     from the term), as lmerTest names them; columns ``npar, logLik, AIC, LRT, Df, Pr(>Chisq)``.
-    Each reduced model is refitted with lmer, with the model's REML setting.
+    Each reduced model is refitted with the model's X and REML setting.
     """
     if not hasattr(model, "pls"):
         raise ValueError("ranova is for linear mixed models (lmer fits); compare GLMMs with anova(m0, m1)")
