@@ -7,6 +7,9 @@ The source text's three ways to a p-value, each in its own module:
 * t- and F-tests of fixed effects with approximate denominator degrees of freedom:
   Satterthwaite (:mod:`mixedlite.satterthwaite`, lmerTest) and Kenward-Roger
   (:mod:`mixedlite.kenward_roger`, pbkrtest);
+* lmerTest's tables built on them: F-tests of terms (:mod:`mixedlite.anova_tables`, with the
+  hypotheses of :mod:`mixedlite.anova_contrasts`), tests of any contrast (:mod:`mixedlite.contest`),
+  least-squares means (:mod:`mixedlite.ls_means`) and LRTs of random terms (:mod:`mixedlite.ranova`);
 * the parametric bootstrap: :mod:`mixedlite.bootstrap` (lme4's ``bootMer``, pbkrtest's
   ``PBmodcomp``).
 

@@ -30,10 +30,12 @@ def case_data(case):
     """The data of a reference case, built as the R script builds it."""
     if case.startswith("cake"):
         d = ml.load_dataset("cake")
-        if "unbalanced" in case:
+        if "unbalanced" in case or case == "cake_missing_cell":
             d = d.drop(d.index[::7])  # R: cake[-seq(1, nrow(cake), by = 7), ]
-        if case == "cake_treatment_unbalanced":
+        if case in ("cake_treatment_unbalanced", "cake_missing_cell"):
             d["temperature"] = d["temperature"].cat.as_unordered()
+        if case == "cake_missing_cell":
+            d = d[~((d["recipe"] == "C") & (d["temperature"] == "175"))]
         return d
     if case.startswith("sleepstudy"):
         d = ml.load_dataset("sleepstudy")
@@ -78,6 +80,7 @@ def fit(case):
         return hand_coded_cake(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ml.SingularFitWarning)
+        warnings.filterwarnings("ignore", message="fixed-effect model matrix is rank deficient")  # the missing cell
         return ml.lmer(ref["formula"], case_data(case), REML=ref["REML"])
 
 
