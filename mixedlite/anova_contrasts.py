@@ -126,6 +126,10 @@ class FixedTerms:
         if len(full) != len(owners):
             raise RuntimeError("could not match the columns of X to the terms of the formula")
         owner_of = dict(zip(full, owners))
+        unknown = [name for name in names if name not in owner_of]
+        if unknown:
+            raise ValueError(f"cannot tell which terms the columns {', '.join(unknown)} of X belong to: X is rank "
+                             "deficient and not in R's default coding; remove the aliased terms from the formula")
         return [owner_of[name] for name in names]
 
 

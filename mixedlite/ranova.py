@@ -94,11 +94,12 @@ def _refit(model, random):
     return fit.loglik(), fit.df
 
 
-def ranova(model):
-    """lmerTest's ``ranova(m)``: a likelihood-ratio test for removing or reducing each random term.
+def ranova(model, reduce_terms=True):
+    """lmerTest's ``ranova(m, reduce.terms=)``: a likelihood-ratio test for removing or reducing each random term.
 
     Rows ``<none>`` (the model), then ``"(1 | g)"`` (term removed) or ``"x in (x | g)"`` (x removed
     from the term), as lmerTest names them; columns ``npar, logLik, AIC, LRT, Df, Pr(>Chisq)``.
+    ``reduce_terms=False`` removes every term whole instead (rows ``"(x | g)"``).
     Each reduced model is refitted with the model's X and REML setting.
     """
     if not hasattr(model, "pls"):
@@ -106,7 +107,7 @@ def ranova(model):
     bars = lme4_bars(model.formula)
     rows = {"<none>": (model.loglik(), model.df)}
     for i, term in enumerate(bars):
-        for name, replacement in reductions(term).items():
+        for name, replacement in (reductions(term) if reduce_terms else {deparse(term): None}).items():
             random = bars[:i] + bars[i + 1:] + ([replacement] if replacement else [])
             unique = {}
             for t in random:  # R's update() merges equal terms

@@ -176,6 +176,14 @@ def test_ranova_matches_lmertest(case):
     assert_table(table, REFERENCE[case]["ranova"])
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_ranova_of_whole_terms_matches_lmertest(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.SingularFitWarning)
+        table = ml.ranova(fit(case), reduce_terms=False)
+    assert_table(table, REFERENCE[case]["ranova_whole_terms"])
+
+
 def test_ranova_row_names():
     assert list(ml.ranova(fit("sleepstudy_slopes")).index) == ["<none>", "Days in (Days | Subject)"]
     assert list(ml.ranova(fit("sleepstudy_uncorrelated")).index) == [
