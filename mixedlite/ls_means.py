@@ -22,27 +22,27 @@ import pandas as pd
 import scipy.linalg as la
 
 from .anova import AnovaTable
-from .anova_contrasts import FixedTerms, TreatmentCoding, _unordered
+from .anova_contrasts import FixedTerms, TreatmentCoding
 from .contest import T_COLUMNS, ddf_method, t_row
-from .formula import evaluate, model_matrix
+from .formula import as_factor, evaluate, model_matrix
 
 ESTIMABLE_TOL = np.sqrt(np.finfo(float).eps)
 
 
 def _grid(design, terms):
-    """lmerTest's ``get_min_data``: every combination of factor levels, numeric variables at their mean."""
-    factors, means = {}, {}
+    """lmerTest's ``get_min_data``: every combination of factor levels (unordered: indicators and
+    treatment coding), numeric variables at their mean."""
+    levels, means = {}, {}
     for atom, numeric in terms.numeric.items():
         values = evaluate(atom, design.data)
         if numeric:
             means[atom] = float(np.mean(np.asarray(values, dtype=float)))
         else:
-            values = values if isinstance(values.dtype, pd.CategoricalDtype) else pd.Series(pd.Categorical(values))
-            factors[atom] = values.cat.categories, values.cat.ordered
-    combinations = list(itertools.product(*[levels for levels, _ in factors.values()]))
-    grid = pd.DataFrame({atom: pd.Categorical([c[i] for c in combinations], categories=levels, ordered=ordered)
-                         for i, (atom, (levels, ordered)) in enumerate(factors.items())},
-                        index=pd.RangeIndex(max(len(combinations), 1)))
+            levels[atom] = as_factor(values).cat.categories
+    combinations = list(itertools.product(*levels.values()))
+    grid = pd.DataFrame({atom: pd.Categorical([c[i] for c in combinations], categories=categories)
+                         for i, (atom, categories) in enumerate(levels.items())},
+                        index=pd.RangeIndex(len(combinations)))
     for atom, mean in means.items():
         grid[atom] = mean
     return grid
@@ -59,7 +59,7 @@ def ls_means_contrasts(design, term):
         raise ValueError(f"least-squares means are for factor terms, but {term!r} involves a numeric variable; "
                          f"choose from: {', '.join(factor_terms) or '(no factor terms)'}, or use contest() with "
                          "your own contrast")
-    grid = _unordered(_grid(design, terms))
+    grid = _grid(design, terms)
     coding = TreatmentCoding(design, terms)
     U = model_matrix(design.formula.fixed, grid)[coding.full.columns].to_numpy(dtype=float)
     indicators = model_matrix(f"0 + {term}", grid)
