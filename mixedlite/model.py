@@ -129,13 +129,20 @@ class MixedModel:
         return pd.concat(rows, ignore_index=True)
 
     def coef(self):
-        """Per-level coefficients: the fixed effects plus each level's random effects (lme4's ``coef``)."""
+        """Per-level coefficients: the fixed effects plus each level's random effects (lme4's ``coef``).
+
+        Random effects without a fixed effect of the same name (``(1 | g)`` in ``y ~ 0 + x``) get a
+        fixed part of 0 and come first, as in lme4: the columns start with ``(Intercept)``.
+        """
         fixed = self.fixef()
+        ranef = self.ranef()
+        missing = [name for re in ranef.values() for name in re.columns if name not in fixed.index]
+        fixed = pd.concat([pd.Series(0.0, index=list(dict.fromkeys(missing))), fixed])
         out = {}
-        for g, re in self.ranef().items():
+        for g, re in ranef.items():
             table = pd.DataFrame(np.tile(fixed.to_numpy(), (len(re), 1)), index=re.index, columns=fixed.index)
             for column in re.columns:
-                table[column] = table[column] + re[column] if column in table else re[column]
+                table[column] = table[column] + re[column]
             out[g] = table
         return out
 
@@ -170,7 +177,7 @@ class MixedModel:
     # ------------------------------------------------------------ predictions
 
     def _linear_predictor(self, b=None):
-        """``X beta + Z b`` on the data the model was fitted to."""
+        """``X beta + Z b`` on the data the model was fitted to (without the offset)."""
         b = self.b if b is None else b
         return self.design.X.to_numpy() @ self.beta + self._Z @ b
 
@@ -186,7 +193,7 @@ class MixedModel:
         if re_form is not None and not population:
             raise ValueError(f"re_form={re_form!r} is not supported: use None (all random effects) or '~0'")
         if newdata is None:
-            eta = self.design.X.to_numpy() @ self.beta
+            eta = self.design.X.to_numpy() @ self.beta + self.design.offset
             if not population:
                 eta = eta + self._Z @ self.b
         else:
@@ -209,16 +216,10 @@ class MixedModel:
         return newdata
 
     def _predict_new(self, newdata, population, allow_new_levels):
-        if "scale(" in self.formula:
-            raise ValueError("predict(newdata=...) cannot reuse the centring of scale() inside the formula; "
-                             "add a scaled column to the data before fitting, and scale newdata the same way")
+        """``offset + X beta (+ Z b)`` on newdata: factors, ``scale()`` and ``poly()`` coded as in the fit."""
         data = self._with_training_levels(newdata)
-        X = model_matrix(self.design.formula.fixed, data)
-        unknown = [c for c in X.columns if c not in self.design.fixed_names]
-        if unknown and any(X[c].any() for c in unknown):
-            raise ValueError(f"newdata has factor levels not seen in the fit (columns {', '.join(unknown)}); "
-                             "predictions need the same levels as the data the model was fitted to")
-        eta = X.reindex(columns=self.design.fixed_names, fill_value=0.0).to_numpy() @ self.beta
+        X = self.design.model_matrix(data)
+        eta = X[self.design.fixed_names].to_numpy() @ self.beta + self.design.offset_on(data)
         if population:
             return eta
         for term, effects in zip(self.design.terms, self._term_blocks(self.b)):
@@ -229,7 +230,7 @@ class MixedModel:
                 raise ValueError(f"new levels of '{term.group}' in newdata: {', '.join(new[:5])}. "
                                  "Use allow_new_levels=True to predict them at the population level "
                                  "(their random effects set to 0)")
-            rows = model_matrix(term.lhs, data)[term.names].to_numpy()
+            rows = model_matrix(term.lhs, data, state=self.design.state)[term.names].to_numpy()
             index = np.array([position.get(g, -1) for g in groups])
             contribution = np.where(index[:, None] >= 0, effects[np.maximum(index, 0)], 0.0)
             eta = eta + np.sum(rows * contribution, axis=1)
@@ -237,7 +238,8 @@ class MixedModel:
 
     def fitted(self):
         """Fitted values on the response scale, conditional on the random effects."""
-        return pd.Series(self._inverse_link(self._linear_predictor()), index=self.design.data.index, name="fitted")
+        eta = self._linear_predictor() + self.design.offset
+        return pd.Series(self._inverse_link(eta), index=self.design.data.index, name="fitted")
 
     def __repr__(self):
         return str(self.summary())

@@ -7,11 +7,13 @@ import mixedlite as ml
 from mixedlite.formula import grouping_factor, model_matrix, parse_formula, polynomial_contrasts
 
 
+# lme4's findbars: nested terms innermost first, named as expandSlash names them (c:(b:a), not c:b:a)
 @pytest.mark.parametrize("formula, explicit", [
-    ("y ~ x + (1 | site/subject)", "y ~ x + (1 | site) + (1 | subject:site)"),
+    ("y ~ x + (1 | site/subject)", "y ~ x + (1 | subject:site) + (1 | site)"),
     ("y ~ x + (1 + x || g)", "y ~ x + (1 | g) + (0 + x | g)"),
     ("y ~ x + (x || g)", "y ~ x + (1 | g) + (0 + x | g)"),
-    ("y ~ 1 + (1 | a/b/c)", "y ~ 1 + (1 | a) + (1 | b:a) + (1 | c:b:a)"),
+    ("y ~ 1 + (1 | a/b/c)", "y ~ 1 + (1 | c:(b:a)) + (1 | b:a) + (1 | a)"),
+    ("y ~ x + offset(log(t)) + (1 | g)", "y ~ x + offset(log(t)) + (1 | g)"),
     ("y ~ x + (1 | s) + (1 | i)", "y ~ x + (1 | s) + (1 | i)"),
     ("y ~ x + (0 + x | g)", "y ~ x + (0 + x | g)"),
 ])
