@@ -407,7 +407,7 @@ def _factor_codes(atom, values, state):
                       bool(getattr(getattr(values, "dtype", None), "ordered", False)))
     levels, ordered = state[key]
     labels = as_factor(values).astype(str).to_numpy()
-    codes = pd.Categorical(labels, categories=levels).codes.astype(np.intp)
+    codes = pd.Index(levels).get_indexer(labels)
     if (codes < 0).any():
         unseen = sorted(set(labels[codes < 0]))
         raise ValueError(f"the factor {atom!r} has levels not seen in the fit: {', '.join(unseen[:5])}; "
