@@ -61,7 +61,7 @@ def _column_terms(design, labels, intercept):
                 rest = tuple(sorted(a for a in _atoms(label) if a != atom))
                 count *= k if rest not in present else k - 1
         owners += [label] * count
-    names = list(model_matrix(design.formula.fixed, design.data).columns)
+    names = list(design.model_matrix(design.data).columns)
     if len(names) != len(owners):
         raise RuntimeError("could not match the columns of X to the terms of the formula")
     owner_of = dict(zip(names, owners))
