@@ -353,13 +353,20 @@ def evaluate(expr, data, state=None):
 
 
 def as_factor(values):
-    """A pandas Categorical in R's level order: as given for categoricals, sorted otherwise."""
+    """A pandas Categorical in R's level order: as given for categoricals, sorted otherwise.
+
+    Numbers sort as numbers (R's ``factor(c(5, 10))`` has levels 5, 10, not "10", "5") and are
+    labelled as R prints them (``1``, ``2.5``).
+    """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.as_unordered()
     values = pd.Series(values)
     if values.dtype == bool:
         return pd.Series(pd.Categorical(values.map({False: "FALSE", True: "TRUE"}),
                                         categories=["FALSE", "TRUE"]), index=values.index)
+    if pd.api.types.is_numeric_dtype(values):
+        levels, codes = np.unique(values.to_numpy(dtype=float), return_inverse=True)
+        return pd.Series(pd.Categorical.from_codes(codes, [f"{level:.15g}" for level in levels]), index=values.index)
     return pd.Series(pd.Categorical(values.astype(str)), index=values.index)
 
 

@@ -100,6 +100,8 @@ def test_names_follow_lme4(name):
     assert [None if pd.isna(v) else v for v in vc["var2"]] == as_list(expected["var2"])
     close(vc["sdcor"].fillna(0), [0 if v is None else v for v in as_list(expected["sdcor"])], ESTIMATE_RTOL, 1.0)
     assert list(m.ranef()) == as_list(ref["tight"]["ranef_groups"])
+    assert {g: list(t.index) for g, t in m.ranef().items()} == {
+        g: as_list(levels) for g, levels in ref["tight"]["ranef_levels"].items()}
     assert {g: list(t.columns) for g, t in m.coef().items()} == {
         g: as_list(c) for g, c in ref["tight"]["coef_columns"].items()}
 
