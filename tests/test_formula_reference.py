@@ -33,7 +33,8 @@ def test_model_matrix_matches_r(name):
     state = {}
     X = model_matrix(ref["rhs"], data, contrasts=ref["contrasts"], state=state)
     assert list(X.columns) == ref["columns"]
-    np.testing.assert_allclose(X.to_numpy(), np.array(ref["values"], dtype=float), rtol=1e-10, atol=1e-12)
+    values = np.array(ref["values"], dtype=float)  # every row, or the first rows of a large data set
+    np.testing.assert_allclose(X.to_numpy()[: len(values)], values, rtol=1e-10, atol=1e-12)
     if "newdata" in ref:  # stateful transforms: the training centre, scale and poly coefficients
         new = model_matrix(ref["rhs"], pd.DataFrame(ref["newdata"]), contrasts=ref["contrasts"], state=state)
         np.testing.assert_allclose(new.to_numpy(), np.array(ref["new_values"], dtype=float), rtol=1e-10, atol=1e-12)
