@@ -235,8 +235,6 @@ def parse_formula(text):
         elif piece:
             fixed.append(("- " if op == "-" else "+ ") + piece)
     fixed_text = " ".join(fixed).removeprefix("+ ") or "1"
-    if fixed_text.startswith("- "):
-        fixed_text = "1 " + fixed_text
     _fixed_term_labels(fixed_text)  # expand now, so that a malformed term is reported here
     return Formula(response, fixed_text, tuple(random), tuple(offsets))
 
