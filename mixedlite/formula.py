@@ -4,7 +4,8 @@ A formula has a response, fixed-effects terms and random-effects terms.
 
 * Fixed part: ``a + b``, interactions ``a:b``, crossing ``a*b = a + b + a:b``,
   nesting ``a/b = a + a:b``, ``(a + b + c)^2`` (all terms up to two-way interactions),
-  ``- term`` to remove a term, ``-1`` or ``0 +`` to drop the intercept, ``offset(expr)``
+  ``- term`` to remove a term, ``-1`` or ``0 +`` to drop the intercept, ``C(f, sum)`` (a factor
+  with the named contrasts), ``offset(expr)``
   (added to the linear predictor with coefficient 1; several are summed), and transforms
   evaluated on the data (``I(x^2)``, ``log(x)``, and the stateful ``scale(x)``, ``poly(x, k)``,
   whose training parameters are reused on new data: see :mod:`mixedlite.transforms`).
@@ -58,7 +59,8 @@ def supported():
     """What the formula language knows, for error messages."""
     functions = ", ".join(f"{name}()" for name in list(FUNCTIONS) + list(STATEFUL) if name != "cbind")
     return ("Supported: terms a + b, a:b, a*b, a/b, (a + b + c)^2, - term, 0 + or - 1 (no intercept), "
-            f"offset(expr), random terms (expr | group) and (expr || group); functions {functions}; "
+            f"offset(expr), random terms (expr | group) and (expr || group); functions {functions}, "
+            "C(factor, sum); "
             "arithmetic + - * / ^ and comparisons inside I(), e.g. I(x^2)")
 
 
@@ -302,10 +304,20 @@ def variables_in(expr, columns=()):
     expr = expr.strip()
     if expr in columns:
         return [expr]
+    if _is_call(expr, "C"):
+        return variables_in(_coded_factor(expr)[0], columns)
     tree = _expression_tree(expr)
     functions = {n.func for n in ast.walk(tree) if isinstance(n, ast.Call)}
     return list(dict.fromkeys(n.id.replace(DOT, ".") for n in ast.walk(tree) if isinstance(n, ast.Name)
                               and n not in functions and n.id not in CONSTANTS))
+
+
+def _coded_factor(expr):
+    """R's ``C(f, sum)``: the factor's expression and the contrast's name."""
+    arguments = split_top(expr[2:-1], ",")[0]
+    if len(arguments) != 2:
+        raise ValueError(f"{expr}: write C(factor, contrast) with a contrast among treatment, sum, helmert, poly, SAS")
+    return arguments[0], arguments[1].strip("'\"")
 
 
 class _KeyStatefulCalls(ast.NodeTransformer):
@@ -329,6 +341,8 @@ def evaluate(expr, data, state=None):
     expr = expr.strip()
     if expr in data.columns:
         return data[expr]
+    if _is_call(expr, "C"):
+        return as_factor(evaluate(_coded_factor(expr)[0], data, state))
     tree = _expression_tree(expr)
     names = variables_in(expr)
     for name in names:
@@ -435,6 +449,8 @@ def model_matrix(text, data, contrasts=None, state=None):
     labels, intercept = _fixed_term_labels(text)
     labels = sorted(labels, key=_order)
     kinds = {variable: contrast_kind(name, variable) for variable, name in (contrasts or {}).items()}
+    coded = {atom: contrast_kind(_coded_factor(atom)[1], atom) for label in labels for atom in label.split(":")
+             if _is_call(atom, "C")}
     state = {} if state is None else state
     present = {()} if intercept else set()
     present |= {tuple(sorted(label.split(":"))) for label in labels}
@@ -454,7 +470,10 @@ def model_matrix(text, data, contrasts=None, state=None):
                 if rest not in present:  # no contrasts: one indicator per level
                     blocks.append([(f"{_name(atom)}{lev}", (codes == i).astype(float)) for i, lev in enumerate(levels)])
                 else:
-                    coding, suffixes = contrast_matrix(kinds.get(atom, "poly" if ordered else "treatment"), levels)
+                    kind = coded.get(atom) or kinds.get(atom, "poly" if ordered else "treatment")
+                    coding, suffixes = contrast_matrix(kind, levels)
+                    if atom in coded and kind in ("treatment", "SAS"):  # R's C() names levels by position
+                        suffixes = [str(levels.index(s) + 1) for s in suffixes]
                     blocks.append([(f"{_name(atom)}{s}", coding[codes, j]) for j, s in enumerate(suffixes)])
             else:
                 values = np.asarray(values, dtype=float)

@@ -273,3 +273,14 @@ def test_newdata_with_a_level_the_fit_never_saw_is_an_error():
     new = cake.head(2).astype({"recipe": str}).assign(recipe=["A", "D"])
     with pytest.raises(ValueError, match="the factor 'recipe' has levels not seen in the fit: D"):
         m.predict(new, allow_new_levels=True)
+
+
+def test_c_gives_a_factor_its_contrasts_in_the_formula():
+    cake = ml.load_dataset("cake")
+    m = ml.lmer("angle ~ C(recipe, sum) * temp + (1 | recipe:replicate)", cake)
+    by_argument = ml.lmer("angle ~ recipe * temp + (1 | recipe:replicate)", cake, contrasts={"recipe": "sum"})
+    assert list(m.fixef().index[:3]) == ["(Intercept)", "C(recipe, sum)1", "C(recipe, sum)2"]
+    np.testing.assert_allclose(m.fixef(), by_argument.fixef(), rtol=1e-10)
+    np.testing.assert_allclose(m.predict(cake.head(3)), m.fitted().head(3), rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown contrast 'dev' for 'C\\(recipe, dev\\)'"):
+        ml.lmer("angle ~ C(recipe, dev) + (1 | recipe:replicate)", cake)
