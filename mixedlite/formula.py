@@ -355,13 +355,27 @@ def evaluate(expr, data, state=None):
     namespace.update({name: functools.partial(transform, state=state) for name, transform in STATEFUL.items()})
     tree = ast.fix_missing_locations(_KeyStatefulCalls().visit(tree))
     try:
-        value = eval(compile(tree, "<formula>", "eval"), {"__builtins__": {}}, namespace)
+        with np.errstate(all="ignore"):
+            value = eval(compile(tree, "<formula>", "eval"), {"__builtins__": {}}, namespace)
     except Exception as error:
         raise ValueError(f"cannot evaluate the term {expr!r}: {error}. {supported()}") from None
     value = np.asarray(value)
+    _check_finite(expr, value, data[names])
     if value.dtype == bool and value.ndim == 1:  # a logical, such as I(x > 2): a factor, as in R
         return pd.Series(value, index=data.index)
     return value
+
+
+def _check_finite(expr, value, inputs):
+    """A transform that makes infinite or NaN values from complete inputs (``log(0)``) is an error, as in R."""
+    if value.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(value.reshape(len(value), -1)).all(axis=1) & inputs.notna().all(axis=1).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        example = ", ".join(f"{c} = {inputs[c].iloc[row]}" for c in inputs.columns)
+        raise ValueError(f"the term {expr!r} is infinite or NaN in {int(bad.sum())} row(s), e.g. where {example} "
+                         "(R: 'NA/NaN/Inf in x'). Change the transform (log(x + 1)?) or remove those rows")
 
 
 def as_factor(values):

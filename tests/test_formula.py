@@ -284,3 +284,11 @@ def test_c_gives_a_factor_its_contrasts_in_the_formula():
     np.testing.assert_allclose(m.predict(cake.head(3)), m.fitted().head(3), rtol=1e-12)
     with pytest.raises(ValueError, match="unknown contrast 'dev' for 'C\\(recipe, dev\\)'"):
         ml.lmer("angle ~ C(recipe, dev) + (1 | recipe:replicate)", cake)
+
+
+def test_a_transform_that_makes_infinite_values_is_an_error():
+    d = offset_data().assign(x=lambda d: d.x.abs().round(1))  # some zeros
+    assert (d.x == 0).any()
+    with pytest.raises(ValueError, match=r"the term 'log\(x\)' is infinite or NaN in \d+ row\(s\), e.g. where x = 0.0"):
+        ml.lmer("y ~ log(x) + (1 | g)", d)
+    ml.lmer("y ~ log(x + 1) + (1 | g)", d)
