@@ -66,30 +66,40 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def close(actual, expected, rtol, scale=1.0):
-    """Relative agreement; entries that are 0 in lme4 (singular fits) within rtol of the scale."""
+def close(actual, expected, rtol):
+    """Relative agreement.  Where lme4 estimates a variance parameter as exactly 0 (a singular fit), the
+    fit may stop within 1e-6 of the boundary (lme4's isSingular threshold is 1e-4)."""
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale * 1e-2)
+    at_zero = expected == 0
+    np.testing.assert_allclose(actual[~at_zero], expected[~at_zero], rtol=rtol, atol=0)
+    np.testing.assert_array_less(np.abs(actual[at_zero]), 1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE["fits"]))
+def test_objective_and_names_match_lme4(name):
+    ref, m = REFERENCE["fits"][name], fitted(name)
+    tight = ref["tight"]
+    assert m.objective == pytest.approx(tight["objective"], rel=OBJECTIVE_RTOL)
+    assert m.objective == pytest.approx(ref["default"]["objective"], rel=OBJECTIVE_RTOL)
+    assert list(m.fixef().index) == list(tight["beta"])
+    assert list(m.theta.index) == list(tight["theta"])
 
 
 FLAT_GLMER = pytest.mark.xfail(strict=False, reason=(
-    "glmer stops 3e-9 above lme4's tight optimum, where period2 (sum contrasts) is flat and 1.8e-4 relative off "
-    "(lme4's own default fit is 4e-4 off): the optimiser's polish (issue 10 item 7), not the contrasts; "
-    "test_sum_contrasts_reparametrise_glmer checks the contrasts exactly"))
+    "glmer stops 1e-9 above lme4's tight optimum (objective within 1e-11 relative) where the criterion is flat "
+    "in beta: cbpp_sum's period2 is 1.8e-4 and syn_poly_glmer's intercept 1.3e-4 relative off (lme4's own default "
+    "fits are 4e-4 and 1.4e-4 off). The optimiser's polish (issue 10 item 7), not the formula: the model matrices "
+    "match R to 1e-10 and test_contrasts_reparametrise_the_same_model checks the contrasts exactly"))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=FLAT_GLMER) if n == "cbpp_sum" else n
+@pytest.mark.parametrize("name", [pytest.param(n, marks=FLAT_GLMER) if n in ("cbpp_sum", "syn_poly_glmer") else n
                                   for n in sorted(REFERENCE["fits"])])
-def test_fit_matches_lme4(name):
+def test_estimates_match_lme4(name):
     ref, m = REFERENCE["fits"][name], fitted(name)
     tight = ref["tight"]
-    assert m.objective <= tight["objective"] + OBJECTIVE_RTOL * abs(tight["objective"])
-    assert m.objective == pytest.approx(tight["objective"], rel=OBJECTIVE_RTOL)
-    assert list(m.fixef().index) == list(tight["beta"])
-    close(m.fixef(), list(tight["beta"].values()), ESTIMATE_RTOL, np.max(np.abs(list(tight["beta"].values()))))
+    close(m.fixef(), list(tight["beta"].values()), ESTIMATE_RTOL)
     close(np.sqrt(np.diag(m.vcov())), list(tight["se"].values()), ESTIMATE_RTOL)
-    assert list(m.theta.index) == list(tight["theta"])
-    close(m.theta, list(tight["theta"].values()), ESTIMATE_RTOL, 1.0)
+    close(m.theta, list(tight["theta"].values()), ESTIMATE_RTOL)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE["fits"]))
@@ -99,7 +109,7 @@ def test_names_follow_lme4(name):
     assert list(vc["grp"]) == as_list(expected["grp"])
     assert [None if pd.isna(v) else v for v in vc["var1"]] == as_list(expected["var1"])
     assert [None if pd.isna(v) else v for v in vc["var2"]] == as_list(expected["var2"])
-    close(vc["sdcor"].fillna(0), [0 if v is None else v for v in as_list(expected["sdcor"])], ESTIMATE_RTOL, 1.0)
+    close(vc["sdcor"].fillna(0), [0 if v is None else v for v in as_list(expected["sdcor"])], ESTIMATE_RTOL)
     assert list(m.ranef()) == as_list(ref["tight"]["ranef_groups"])
     assert {g: list(t.index) for g, t in m.ranef().items()} == {
         g: as_list(levels) for g, levels in ref["tight"]["ranef_levels"].items()}
@@ -115,8 +125,8 @@ def test_predict_newdata_matches_lme4(name):
     # lme4 1.1-31 drops an offset= argument's values from predict(newdata) (lme4 issue #447); mixedlite keeps
     # them (as it does offset() terms and as fitted() does), so add them to lme4's numbers
     argument = new[ref["offset"]].to_numpy(dtype=float) if ref["offset"] else 0.0
-    close(m.predict(new, allow_new_levels=True), np.add(ref["predict_tight"], argument), ESTIMATE_RTOL, 1.0)
-    close(m.predict(new, re_form="~0"), np.add(ref["predict_population"], argument), ESTIMATE_RTOL, 1.0)
+    close(m.predict(new, allow_new_levels=True), np.add(ref["predict_tight"], argument), ESTIMATE_RTOL)
+    close(m.predict(new, re_form="~0"), np.add(ref["predict_population"], argument), ESTIMATE_RTOL)
 
 
 @pytest.mark.parametrize("fit_with", [
