@@ -251,7 +251,7 @@ def _expand_random(piece):
         return [RandomTerm(lhs, g) for g in groups]
     labels, intercept = _fixed_term_labels(lhs)
     parts = (["1"] if intercept else []) + [f"0 + {label}" for label in labels]
-    return [RandomTerm(p, g) for g in groups for p in parts]
+    return [RandomTerm(p, g) for p in parts for g in groups]  # lme4: expandDoubleVerts, then expandSlash
 
 
 def expand_formula(text):

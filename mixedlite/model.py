@@ -5,11 +5,30 @@ term by term, level by level), ``sigma`` (1 for GLMMs), ``_vcov`` (of beta) and
 ``_cond_var`` (conditional covariance of b per term, shape (levels, p, p)).
 Everything here is derived from those, with lme4's names and layouts.
 """
+import re
+
 import numpy as np
 import pandas as pd
 
 from .formula import grouping_factor, model_matrix
 from .terms import lambda_matrix
+
+
+def r_make_unique_names(names):
+    """R's ``make.names(names, unique = TRUE)``: invalid characters become ``.``, an ``X`` is put before
+    a name that does not start with a letter (or a dot not followed by a digit), repeats get ``.1``, ``.2``."""
+    syntactic = []
+    for name in names:
+        name = re.sub(r"[^A-Za-z0-9._]", ".", name)
+        syntactic.append(name if re.match(r"[A-Za-z]|\.(?![0-9])", name) else "X" + name)
+    out, counts = [], {}
+    for name in syntactic:
+        unique = name
+        while unique in out:
+            counts[name] = counts.get(name, 0) + 1
+            unique = f"{name}.{counts[name]}"
+        out.append(unique)
+    return out
 
 
 class MixedModel:
@@ -78,13 +97,14 @@ class MixedModel:
 
         For each term: one row per variance (sdcor = standard deviation), then one row per
         covariance (sdcor = correlation); then the residual (linear models only).
-        Terms sharing a grouping factor are named ``g``, ``g.1``, ... as R does.
+        Terms sharing a grouping factor are named ``g``, ``g.1``, ... as R does; then, as lme4,
+        every group name is made syntactic (``b:a`` becomes ``b.a``, and ``b.a.1`` for the second).
         """
-        rows, seen = [], {}
-        for term, cov in zip(self.design.terms, self._term_covariances()):
-            count = seen.get(term.group, 0)
-            seen[term.group] = count + 1
-            grp = term.group if count == 0 else f"{term.group}.{count}"
+        rows = []
+        groups = [term.group for term in self.design.terms]
+        if len(set(groups)) < len(groups):  # lme4's VarCorr: make.names(groups, unique = TRUE)
+            groups = r_make_unique_names(groups)
+        for term, cov, grp in zip(self.design.terms, self._term_covariances(), groups):
             sd = np.sqrt(np.diag(cov))
             for i, name in enumerate(term.names):
                 rows.append((grp, name, None, cov[i, i], sd[i]))
