@@ -224,33 +224,21 @@ class MixedModel:
     def _inverse_link(self, eta):
         return eta
 
-    def _with_training_levels(self, newdata):
-        """newdata with every factor column recoded to the categories used in the fit."""
-        newdata = newdata.copy()
-        for column in newdata.columns.intersection(self.design.data.columns):
-            training = self.design.data[column]
-            if isinstance(training.dtype, pd.CategoricalDtype):
-                levels = list(training.cat.categories)
-                newdata[column] = pd.Categorical(newdata[column].astype(str), categories=levels + sorted(
-                    set(newdata[column].astype(str)) - set(levels)), ordered=training.cat.ordered)
-        return newdata
-
     def _predict_new(self, newdata, population, allow_new_levels):
         """``offset + X beta (+ Z b)`` on newdata: factors, ``scale()`` and ``poly()`` coded as in the fit."""
-        data = self._with_training_levels(newdata)
-        X = self.design.model_matrix(data)
-        eta = X[self.design.fixed_names].to_numpy() @ self.beta + self.design.offset_on(data)
+        X = self.design.model_matrix(newdata)
+        eta = X[self.design.fixed_names].to_numpy() @ self.beta + self.design.offset_on(newdata)
         if population:
             return eta
         for term, effects in zip(self.design.terms, self._term_blocks(self.b)):
-            groups = grouping_factor(term.group, data).astype(str)
+            groups = grouping_factor(term.group, newdata).astype(str)
             position = {level: i for i, level in enumerate(term.levels)}
             new = sorted(set(groups) - set(position))
             if new and not allow_new_levels:
                 raise ValueError(f"new levels of '{term.group}' in newdata: {', '.join(new[:5])}. "
                                  "Use allow_new_levels=True to predict them at the population level "
                                  "(their random effects set to 0)")
-            rows = model_matrix(term.lhs, data, state=self.design.state)[term.names].to_numpy()
+            rows = model_matrix(term.lhs, newdata, state=self.design.state)[term.names].to_numpy()
             index = np.array([position.get(g, -1) for g in groups])
             contribution = np.where(index[:, None] >= 0, effects[np.maximum(index, 0)], 0.0)
             eta = eta + np.sum(rows * contribution, axis=1)
