@@ -122,7 +122,7 @@ class FixedTerms:
         if full is None:
             if len(owners) == len(names):  # no aliased column dropped: X's own columns, whatever the coding
                 return owners
-            full = model_matrix(self.design.formula.fixed, self.design.data).columns
+            full = self.design.model_matrix(self.design.data).columns
         if len(full) != len(owners):
             raise RuntimeError("could not match the columns of X to the terms of the formula")
         owner_of = dict(zip(full, owners))

@@ -4,6 +4,10 @@ This is where bad input is caught, with messages that name the problem and the f
 missing columns, missing values (rows dropped as lme4's ``na.omit`` does, with a warning
 that says how many), formulas without a random term, and rank-deficient fixed effects
 (columns dropped as lme4 does, with a warning that names them).
+
+The design also keeps what new data need to be coded as the fitted data were (``state``:
+factor levels, the centre and scale of ``scale(x)``, the coefficients of ``poly(x, k)``),
+the contrasts, and the offset: ``offset(...)`` terms of the formula plus lme4's ``offset=``.
 """
 import warnings
 
@@ -11,16 +15,18 @@ import numpy as np
 import pandas as pd
 
 from .formula import as_factor, evaluate, is_factor, model_matrix, parse_formula, used_variables
-from .terms import RandomEffectsTerm
+from .terms import RandomEffectsTerm, lme4_term_order
 
 
 class Design:
-    """The response, fixed-effects matrix and random-effects terms of one model.
+    """The response, fixed-effects matrix, random-effects terms and offset of one model.
 
-    Terms are ordered by decreasing number of levels, as lme4 orders them.
+    Terms are ordered as lme4's ``mkReTrms`` orders them (by decreasing number of levels).
+    ``contrasts``: lme4's ``contrasts=``, e.g. ``{"recipe": "sum"}``.  ``offset``: lme4's
+    ``offset=``, a column name or one value per row, added to the ``offset(...)`` terms.
     """
 
-    def __init__(self, formula, data, extra_columns=()):
+    def __init__(self, formula, data, extra_columns=(), contrasts=None, offset=None):
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         self.formula_text = formula
@@ -30,17 +36,50 @@ class Design:
                 f"the formula {formula!r} has no random-effects term such as (1 | group). "
                 "Add one, e.g. 'y ~ x + (1 | subject)'; a model without random effects is an "
                 "ordinary regression (numpy.linalg.lstsq or statsmodels' ols).")
-        self.data = _complete_cases(data, used_variables(self.formula, extra_columns))
+        data, self.offset_argument = _with_offset_column(data, offset)
+        extra = list(extra_columns) + ([self.offset_argument] if offset is not None else [])
+        self.data = _complete_cases(data, used_variables(self.formula, extra, data.columns))
         self.n = len(self.data)
-        fixed = model_matrix(self.formula.fixed, self.data)
+        self.contrasts = dict(contrasts or {})
+        self.state = {}
+        fixed = self.model_matrix(self.data)
         self.X = _drop_aliased_columns(fixed)
-        terms = [RandomEffectsTerm(t, self.data) for t in self.formula.random]
-        self.terms = sorted(terms, key=lambda t: -t.n_levels)
+        terms = [RandomEffectsTerm(t, self.data, self.state) for t in self.formula.random]
+        self.terms = lme4_term_order(terms)
         self._theta_edges = np.cumsum([0] + [t.n_theta for t in self.terms])
         for term in self.terms:
             if term.n_levels < 2:
                 raise ValueError(f"the grouping factor '{term.group}' has only {term.n_levels} level in the data: "
                                  "a random effect needs a factor with several sampled levels")
+        self.offset = self.offset_on(self.data)
+
+    def model_matrix(self, data):
+        """The fixed-effects columns on ``data``, coded with this design's contrasts, levels and transforms."""
+        return model_matrix(self.formula.fixed, data, contrasts=self.contrasts, state=self.state)
+
+    @property
+    def has_offset(self):
+        return bool(self.formula.offsets) or self.offset_argument is not None
+
+    def offset_on(self, data):
+        """The summed offset on ``data``: each ``offset(expr)`` of the formula plus the ``offset=`` argument."""
+        total = np.zeros(len(data))
+        for expr in self.formula.offsets:
+            try:
+                total += np.asarray(evaluate(expr, data, self.state), dtype=float)
+            except KeyError as missing:
+                raise ValueError(f"offset({expr}) needs {missing.args[0]}: newdata must have the offset's "
+                                 "columns") from None
+        if self.offset_argument is not None:
+            if data is not self.data and self.offset_argument == OFFSET_COLUMN:
+                raise ValueError("this model has an offset, but the offset was given as an array: predictions "
+                                 "for newdata need the offset's values. Fit with offset='column' (or offset(...) "
+                                 "in the formula) and include that column in newdata")
+            if self.offset_argument not in data:
+                raise ValueError(f"this model has an offset, but newdata has no column '{self.offset_argument}': "
+                                 "predictions for newdata need the offset's values")
+            total += data[self.offset_argument].to_numpy(dtype=float)
+        return total
 
     def response(self):
         """The response evaluated on the data (a column, a transform, or cbind(...))."""
@@ -66,6 +105,19 @@ class Design:
         """Cut the full theta vector into one piece per term."""
         edges = self._theta_edges
         return [theta[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+OFFSET_COLUMN = "(offset)"
+
+
+def _with_offset_column(data, offset):
+    """The data and the name of the column that holds lme4's ``offset=`` (an array becomes ``(offset)``)."""
+    if offset is None or isinstance(offset, str):
+        return data, offset
+    values = np.asarray(offset, dtype=float)
+    if values.shape != (len(data),):
+        raise ValueError(f"offset must have one value per row of data ({len(data)}), got shape {values.shape}")
+    return data.assign(**{OFFSET_COLUMN: values}), OFFSET_COLUMN
 
 
 def _complete_cases(data, columns):

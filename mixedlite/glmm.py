@@ -296,26 +296,15 @@ class GeneralizedLinearMixedModel(MixedModel):
         """Predictions on the link scale (``type="link"``) or the response scale (``"response"``).
 
         Conditional on the random effects (default) or population-level (``re_form="~0"``).
-        The offset is included for the fitted data and, for newdata, read from the offset's
-        column (a model whose offset was given as an array cannot predict newdata).
+        The offset is included: for newdata, ``offset(...)`` terms are evaluated on it and an
+        ``offset=`` column is read from it (a model whose offset was given as an array cannot predict newdata).
         """
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', not {type!r}")
         eta = super().predict(newdata, re_form, allow_new_levels, type="link")
-        if newdata is None:
-            eta = eta + self.pirls.offset
-        elif self.resp.offset is not None:
-            if not (isinstance(self._offset_name, str) and self._offset_name in newdata):
-                where = (f"newdata has no column '{self._offset_name}'" if isinstance(self._offset_name, str)
-                         else "the offset was given as an array")
-                raise ValueError(f"this model has an offset, but {where}: predictions for newdata need the "
-                                 "offset's values. Fit with offset='column' and include that column in newdata")
-            eta = eta + newdata[self._offset_name].to_numpy(dtype=float)
         eta.index = self.design.data.index if newdata is None else newdata.index
         return pd.Series(self._inverse_link(eta.to_numpy()), index=eta.index, name="prediction") \
             if type == "response" else eta
-
-    _offset_name = None
 
     def fitted(self):
         """Fitted means on the response scale (proportions for binomial), given the random effects."""
@@ -370,7 +359,6 @@ class GeneralizedLinearMixedModel(MixedModel):
         model = GeneralizedLinearMixedModel(self.design, new, self._family, self.nAGQ, self.optimizer,
                                             self.maxeval, start=start, check_convergence=check_convergence,
                                             tolPwrss=self.tolPwrss)
-        model._offset_name = self._offset_name
         return model
 
     # ------------------------------------------------------------ summary
@@ -404,7 +392,7 @@ def _check_nAGQ(nAGQ, design):
 
 
 def _column_or_array(value, data, label):
-    """A weights/offset argument given as a column name or as one value per row of data."""
+    """A weights argument given as a column name or as one value per row of data."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -419,7 +407,7 @@ def _column_or_array(value, data, label):
 
 def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
           optimizer=("bobyqa", "bobyqa"), maxeval=100_000, start=None, check_convergence=True,
-          tolPwrss=PIRLS_TOL):
+          tolPwrss=PIRLS_TOL, contrasts=None):
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
     >>> g = glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)   # doctest: +SKIP
@@ -427,7 +415,9 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
     ``family``: ``"binomial"`` (logit link) for 0/1, logical, two-level factor (first level =
     failure), ``cbind(successes, failures)`` or proportion responses (with ``weights=`` the
     numbers of trials); ``"poisson"`` (log link) for counts, with ``offset=`` (e.g. the log
-    of exposure).  ``weights`` and ``offset`` are column names or arrays, one value per row.
+    of exposure, or ``offset(log(exposure))`` in the formula; several offsets are summed).
+    ``weights`` and ``offset`` are column names or arrays, one value per row.
+    ``contrasts``: factor codings, lme4's ``contrasts=`` (e.g. ``{"recipe": "sum"}``).
     ``nAGQ``: 1 = Laplace approximation, 0 = faster and cruder (beta estimated inside PIRLS),
     k > 1 = adaptive Gauss-Hermite quadrature with k nodes (one scalar random-effects term only).
     ``optimizer``: the stage 1 and stage 2 optimisers (lme4's ``glmerControl`` uses
@@ -441,26 +431,24 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     data = data.copy()
     extra = []
-    offset_name = offset if isinstance(offset, str) else None
-    for label, value in (("weights", weights), ("offset", offset)):
-        column = _column_or_array(value, data, label)
-        if column is not None:
-            data[f"({label})"] = column
-            extra.append(f"({label})")
-    design = Design(formula, data, extra_columns=extra)
+    if weights is not None:
+        data["(weights)"] = _column_or_array(weights, data, "weights")
+        extra.append("(weights)")
+    if isinstance(offset, str) and offset not in data.columns:
+        raise KeyError(f"offset column {offset!r} is not in the data; pass a column name or one value per row")
+    design = Design(formula, data, extra_columns=extra, contrasts=contrasts, offset=offset)
     raw = design.response()
     name = design.formula.response
     w = design.data["(weights)"].to_numpy(dtype=float) if weights is not None else None
     if w is not None and (np.any(w < 0) or not np.all(np.isfinite(w))):
         raise ValueError("weights must be non-negative numbers (the numbers of trials for a proportion response)")
     response = (binomial_response if fam.name == "binomial" else poisson_response)(raw, w, name)
-    if offset is not None:
-        response.offset = design.data["(offset)"].to_numpy(dtype=float)
+    if design.has_offset:
+        response.offset = design.offset
     if len(np.unique(response.y)) < 2:
         raise ValueError(f"the response '{name}' is constant: there is nothing to model. Check the data subset")
     model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
                                         start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
-    model._offset_name = offset_name
     return model
 
 

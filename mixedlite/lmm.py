@@ -368,7 +368,7 @@ class LinearMixedModel(MixedModel):
                             columns=[f"sim_{i + 1}" for i in range(nsim)])
 
     def _simulate_array(self, nsim, rng):
-        fixed = self.design.X.to_numpy() @ self.beta
+        fixed = self.design.X.to_numpy() @ self.beta + self.design.offset
         u = rng.standard_normal((self.pls.Z.shape[1], nsim)) * self.sigma
         b = self._lambda() @ u
         return fixed[:, None] + self._Z @ b + rng.standard_normal((self.nobs, nsim)) * self.sigma
@@ -383,7 +383,7 @@ class LinearMixedModel(MixedModel):
         if y.shape != (self.nobs,):
             raise ValueError(f"newresponse must have one value per observation ({self.nobs}), got shape {y.shape}")
         return LinearMixedModel(self.design, self.REML, start=self._theta, check_convergence=check_convergence,
-                                pls=self.pls.with_response(y), initial_step=0.2 * np.maximum(np.abs(self._theta), 0.1))
+                                pls=self.pls.with_response(y - self.design.offset), initial_step=0.2 * np.maximum(np.abs(self._theta), 0.1))
 
     def refit_ml(self):
         """The same model fitted by maximum likelihood (for likelihood-ratio tests of fixed effects)."""
@@ -416,7 +416,7 @@ def _numeric_response(design):
     y = np.asarray(y, dtype=float)
     if y.ndim != 1:
         raise ValueError("lmer needs a single numeric response; cbind(...) responses are for glmer")
-    return y
+    return y - design.offset  # the model is y = offset + X beta + Z b + e
 
 
 def _check_identifiable(design):
@@ -433,7 +433,7 @@ def _check_identifiable(design):
                              "the residual variance are probably unidentifiable. Simplify the random term")
 
 
-def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=None):
+def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=None, contrasts=None, offset=None):
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     >>> m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))   # doctest: +SKIP
@@ -441,7 +441,9 @@ def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=No
     ``REML=True`` maximises the restricted likelihood (unbiased variance components);
     ``REML=False`` the likelihood (needed to compare fixed effects by likelihood-ratio tests).
     ``optimizer`` and ``maxeval`` are the remedies lme4's ``lmerControl`` offers.
+    ``contrasts``: factor codings, lme4's ``contrasts=`` (e.g. ``{"recipe": "sum"}``); ``offset``: a
+    column name or one value per row, added to any ``offset(...)`` terms of the formula.
     """
-    design = Design(formula, data)
+    design = Design(formula, data, contrasts=contrasts, offset=offset)
     _check_identifiable(design)
     return LinearMixedModel(design, REML=REML, optimizer=optimizer, maxeval=maxeval, start=start)

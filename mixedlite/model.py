@@ -5,11 +5,30 @@ term by term, level by level), ``sigma`` (1 for GLMMs), ``_vcov`` (of beta) and
 ``_cond_var`` (conditional covariance of b per term, shape (levels, p, p)).
 Everything here is derived from those, with lme4's names and layouts.
 """
+import re
+
 import numpy as np
 import pandas as pd
 
 from .formula import grouping_factor, model_matrix
 from .terms import lambda_matrix
+
+
+def r_make_unique_names(names):
+    """R's ``make.names(names, unique = TRUE)``: invalid characters become ``.``, an ``X`` is put before
+    a name that does not start with a letter (or a dot not followed by a digit), repeats get ``.1``, ``.2``."""
+    syntactic = []
+    for name in names:
+        name = re.sub(r"[^A-Za-z0-9._]", ".", name)
+        syntactic.append(name if re.match(r"[A-Za-z]|\.(?![0-9])", name) else "X" + name)
+    out, counts = [], {}
+    for name in syntactic:
+        unique = name
+        while unique in out:
+            counts[name] = counts.get(name, 0) + 1
+            unique = f"{name}.{counts[name]}"
+        out.append(unique)
+    return out
 
 
 class MixedModel:
@@ -78,13 +97,14 @@ class MixedModel:
 
         For each term: one row per variance (sdcor = standard deviation), then one row per
         covariance (sdcor = correlation); then the residual (linear models only).
-        Terms sharing a grouping factor are named ``g``, ``g.1``, ... as R does.
+        Terms sharing a grouping factor are named ``g``, ``g.1``, ... as R does; then, as lme4,
+        every group name is made syntactic (``b:a`` becomes ``b.a``, and ``b.a.1`` for the second).
         """
-        rows, seen = [], {}
-        for term, cov in zip(self.design.terms, self._term_covariances()):
-            count = seen.get(term.group, 0)
-            seen[term.group] = count + 1
-            grp = term.group if count == 0 else f"{term.group}.{count}"
+        rows = []
+        groups = [term.group for term in self.design.terms]
+        if len(set(groups)) < len(groups):  # lme4's VarCorr: make.names(groups, unique = TRUE)
+            groups = r_make_unique_names(groups)
+        for term, cov, grp in zip(self.design.terms, self._term_covariances(), groups):
             sd = np.sqrt(np.diag(cov))
             for i, name in enumerate(term.names):
                 rows.append((grp, name, None, cov[i, i], sd[i]))
@@ -129,13 +149,20 @@ class MixedModel:
         return pd.concat(rows, ignore_index=True)
 
     def coef(self):
-        """Per-level coefficients: the fixed effects plus each level's random effects (lme4's ``coef``)."""
+        """Per-level coefficients: the fixed effects plus each level's random effects (lme4's ``coef``).
+
+        Random effects without a fixed effect of the same name (``(1 | g)`` in ``y ~ 0 + x``) get a
+        fixed part of 0 and come first, as in lme4: the columns start with ``(Intercept)``.
+        """
         fixed = self.fixef()
+        ranef = self.ranef()
+        missing = [name for re in ranef.values() for name in re.columns if name not in fixed.index]
+        fixed = pd.concat([pd.Series(0.0, index=list(dict.fromkeys(missing))), fixed])
         out = {}
-        for g, re in self.ranef().items():
+        for g, re in ranef.items():
             table = pd.DataFrame(np.tile(fixed.to_numpy(), (len(re), 1)), index=re.index, columns=fixed.index)
             for column in re.columns:
-                table[column] = table[column] + re[column] if column in table else re[column]
+                table[column] = table[column] + re[column]
             out[g] = table
         return out
 
@@ -170,7 +197,7 @@ class MixedModel:
     # ------------------------------------------------------------ predictions
 
     def _linear_predictor(self, b=None):
-        """``X beta + Z b`` on the data the model was fitted to."""
+        """``X beta + Z b`` on the data the model was fitted to (without the offset)."""
         b = self.b if b is None else b
         return self.design.X.to_numpy() @ self.beta + self._Z @ b
 
@@ -186,7 +213,7 @@ class MixedModel:
         if re_form is not None and not population:
             raise ValueError(f"re_form={re_form!r} is not supported: use None (all random effects) or '~0'")
         if newdata is None:
-            eta = self.design.X.to_numpy() @ self.beta
+            eta = self.design.X.to_numpy() @ self.beta + self.design.offset
             if not population:
                 eta = eta + self._Z @ self.b
         else:
@@ -197,39 +224,21 @@ class MixedModel:
     def _inverse_link(self, eta):
         return eta
 
-    def _with_training_levels(self, newdata):
-        """newdata with every factor column recoded to the categories used in the fit."""
-        newdata = newdata.copy()
-        for column in newdata.columns.intersection(self.design.data.columns):
-            training = self.design.data[column]
-            if isinstance(training.dtype, pd.CategoricalDtype):
-                levels = list(training.cat.categories)
-                newdata[column] = pd.Categorical(newdata[column].astype(str), categories=levels + sorted(
-                    set(newdata[column].astype(str)) - set(levels)), ordered=training.cat.ordered)
-        return newdata
-
     def _predict_new(self, newdata, population, allow_new_levels):
-        if "scale(" in self.formula:
-            raise ValueError("predict(newdata=...) cannot reuse the centring of scale() inside the formula; "
-                             "add a scaled column to the data before fitting, and scale newdata the same way")
-        data = self._with_training_levels(newdata)
-        X = model_matrix(self.design.formula.fixed, data)
-        unknown = [c for c in X.columns if c not in self.design.fixed_names]
-        if unknown and any(X[c].any() for c in unknown):
-            raise ValueError(f"newdata has factor levels not seen in the fit (columns {', '.join(unknown)}); "
-                             "predictions need the same levels as the data the model was fitted to")
-        eta = X.reindex(columns=self.design.fixed_names, fill_value=0.0).to_numpy() @ self.beta
+        """``offset + X beta (+ Z b)`` on newdata: factors, ``scale()`` and ``poly()`` coded as in the fit."""
+        X = self.design.model_matrix(newdata)
+        eta = X[self.design.fixed_names].to_numpy() @ self.beta + self.design.offset_on(newdata)
         if population:
             return eta
         for term, effects in zip(self.design.terms, self._term_blocks(self.b)):
-            groups = grouping_factor(term.group, data).astype(str)
+            groups = grouping_factor(term.group, newdata).astype(str)
             position = {level: i for i, level in enumerate(term.levels)}
             new = sorted(set(groups) - set(position))
             if new and not allow_new_levels:
                 raise ValueError(f"new levels of '{term.group}' in newdata: {', '.join(new[:5])}. "
                                  "Use allow_new_levels=True to predict them at the population level "
                                  "(their random effects set to 0)")
-            rows = model_matrix(term.lhs, data)[term.names].to_numpy()
+            rows = model_matrix(term.lhs, newdata, state=self.design.state)[term.names].to_numpy()
             index = np.array([position.get(g, -1) for g in groups])
             contribution = np.where(index[:, None] >= 0, effects[np.maximum(index, 0)], 0.0)
             eta = eta + np.sum(rows * contribution, axis=1)
@@ -237,7 +246,8 @@ class MixedModel:
 
     def fitted(self):
         """Fitted values on the response scale, conditional on the random effects."""
-        return pd.Series(self._inverse_link(self._linear_predictor()), index=self.design.data.index, name="fitted")
+        eta = self._linear_predictor() + self.design.offset
+        return pd.Series(self._inverse_link(eta), index=self.design.data.index, name="fitted")
 
     def __repr__(self):
         return str(self.summary())

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats
 
 from .anova import AnovaTable
-from .formula import Formula, RandomTerm, _bar, _expand_random, _fixed_term_labels, split_top
+from .formula import Formula, RandomTerm, _fixed_term_labels, parse_formula, split_top
 
 COLUMNS = ["npar", "logLik", "AIC", "LRT", "Df", "Pr(>Chisq)"]
 
@@ -34,18 +34,6 @@ def deparse(term):
     pieces, operators = split_top(term.lhs, "+-")
     lhs = re.sub(r"\s+", " ", "".join(f" {op} {piece}" if op else piece for piece, op in zip(pieces, operators)))
     return f"({lhs} | {term.group})"
-
-
-def lme4_bars(formula_text):
-    """The random terms in lme4's ``findbars`` order (``(1 | a/b)`` gives ``b:a`` before ``a``)."""
-    rhs = formula_text.split("~", 1)[1]
-    pieces, _ = split_top(rhs, "+-")
-    terms = []
-    for piece in pieces:
-        if piece.startswith("(") and piece.endswith(")") and _bar(piece):
-            expanded = _expand_random(piece)
-            terms += expanded[::-1] if _bar(piece) == "|" and "/" in piece.split("|")[-1] else expanded
-    return terms
 
 
 def reductions(term):
@@ -104,11 +92,11 @@ def ranova(model, reduce_terms=True):
     """
     if not hasattr(model, "pls"):
         raise ValueError("ranova is for linear mixed models (lmer fits); compare GLMMs with anova(m0, m1)")
-    bars = lme4_bars(model.formula)
+    bars = parse_formula(model.formula).random  # lme4's findbars order
     rows = {"<none>": (model.loglik(), model.df)}
     for i, term in enumerate(bars):
         for name, replacement in (reductions(term) if reduce_terms else {deparse(term): None}).items():
-            random = bars[:i] + bars[i + 1:] + ([replacement] if replacement else [])
+            random = bars[:i] + bars[i + 1:] + ((replacement,) if replacement else ())
             unique = {}
             for t in random:  # R's update() merges equal terms
                 unique.setdefault(deparse(t), t)

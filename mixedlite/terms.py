@@ -16,9 +16,9 @@ from .formula import grouping_factor, model_matrix
 class RandomEffectsTerm:
     """One term: grouping codes, per-observation model rows and ``T(theta)``."""
 
-    def __init__(self, term, data):
+    def __init__(self, term, data, state=None):
         factor = grouping_factor(term.group, data)
-        rows = model_matrix(term.lhs, data)
+        rows = model_matrix(term.lhs, data, state=state)
         if rows.shape[1] == 0:
             raise ValueError(f"the random term {term} has no effects: write (1 | {term.group}) for an intercept")
         self.group, self.lhs = term.group, term.lhs
@@ -85,6 +85,19 @@ class RandomEffectsTerm:
         out = np.zeros((self.n_levels, self.p, self.p))
         np.add.at(out, self.codes, self.rows[:, :, None] * self.rows[:, None, :])
         return out
+
+
+def lme4_term_order(terms):
+    """The terms in lme4's order (``mkReTrms``): as written, unless some term has more levels than one
+    before it; then ``rev(order(nl))``, by decreasing number of levels with ties in reverse formula order.
+
+    The order fixes theta's layout and the names ``g``, ``g.1`` of terms that share a grouping factor.
+    """
+    levels = [t.n_levels for t in terms]
+    if not any(b > a for a, b in zip(levels, levels[1:])):
+        return list(terms)
+    ascending = sorted(range(len(terms)), key=lambda k: levels[k])  # stable, as R's order()
+    return [terms[k] for k in reversed(ascending)]
 
 
 def lambda_matrix(terms, thetas):

@@ -151,7 +151,6 @@ def test_anova_ddf_heading_and_hypotheses():
     assert text.startswith("Single term deletions using Satterthwaite's method:") and "Days:group" in text
 
 
-@pytest.mark.xfail(strict=True, reason="needs contrasts= from formula branch")
 def test_sum_contrasts_give_lmertest_tables():
     ref = REFERENCE["cake_sum_unbalanced"]
     m = ml.lmer(ref["formula"], case_data("cake_poly_unbalanced"), contrasts={"recipe": "sum", "temperature": "sum"})
