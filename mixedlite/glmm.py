@@ -417,7 +417,7 @@ def _column_or_array(value, data, label):
     return pd.Series(values, index=data.index)
 
 
-def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
+def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, link=None,
           optimizer=("bobyqa", "bobyqa"), maxeval=100_000, start=None, check_convergence=True,
           tolPwrss=PIRLS_TOL):
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
@@ -427,7 +427,8 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
     ``family``: ``"binomial"`` (logit link) for 0/1, logical, two-level factor (first level =
     failure), ``cbind(successes, failures)`` or proportion responses (with ``weights=`` the
     numbers of trials); ``"poisson"`` (log link) for counts, with ``offset=`` (e.g. the log
-    of exposure).  ``weights`` and ``offset`` are column names or arrays, one value per row.
+    of exposure).  ``link``: ``"probit"`` or ``"cloglog"`` for the binomial, ``"sqrt"`` or
+    ``"identity"`` for the Poisson (R's ``binomial(link = "probit")``); None is the default link.  ``weights`` and ``offset`` are column names or arrays, one value per row.
     ``nAGQ``: 1 = Laplace approximation, 0 = faster and cruder (beta estimated inside PIRLS),
     k > 1 = adaptive Gauss-Hermite quadrature with k nodes (one scalar random-effects term only).
     ``optimizer``: the stage 1 and stage 2 optimisers (lme4's ``glmerControl`` uses
@@ -436,7 +437,7 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
     ``ranef(condVar=True)``, ``predict(type="link" | "response")``, ``residuals`` (deviance by
     default), ``loglik``/``aic``/``bic``, ``deviance()``, ``simulate``, ``summary()``.
     """
-    fam = get_family(family)
+    fam = get_family(family, link)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     data = data.copy()
