@@ -11,10 +11,11 @@ from .formula import expand_formula, parse_formula
 from .glmm import GeneralizedLinearMixedModel, glmer, overdispersion
 from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, pbmodcomp, variance_test
 from .lmm import LinearMixedModel, lmer
+from .negbin import glmer_nb
 
 __all__ = [
     # fitting
-    "lmer", "glmer", "LinearMixedModel", "GeneralizedLinearMixedModel",
+    "lmer", "glmer", "glmer_nb", "LinearMixedModel", "GeneralizedLinearMixedModel",
     # data and formulas
     "load_dataset", "list_datasets", "expand_formula", "parse_formula",
     # inference

@@ -75,3 +75,73 @@ def test_link_the_family_does_not_have(family, link):
     with pytest.raises(ValueError, match=f"the {family} family has no '{link}' link"):
         ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", ml.load_dataset("cbpp"),
                  family=family, link=link)
+
+
+# ---------------------------------------------------------------- glmer_nb
+
+
+def _nb_fit(name, **kwargs):
+    spec = NB_FITS[name]
+    data = ml.load_dataset(spec["data"])
+    offset = np.log(data["size"].to_numpy(dtype=float)) if spec["offset"] else None  # spec: offset = log(size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ml.ConvergenceWarning)
+        return ml.glmer_nb(spec["formula"], data, offset=offset, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def nb_fits():
+    return {name: _nb_fit(name) for name in NB_FITS}
+
+
+@pytest.mark.parametrize("name", list(NB_FITS))
+def test_glmer_nb_deviance_and_theta_match_lme4(nb_fits, name):
+    """Against lme4's glmer.nb as users call it (defaults) and refitted tightly."""
+    m = nb_fits[name]
+    for ref in (NB_FITS[name]["default"], NB_FITS[name]["tight"]):
+        assert relative_error(m.objective, ref["objective"]) < 1e-5
+        assert relative_error(m.nb_theta, ref["nb_theta"]) < 1e-4
+        assert m.df == ref["df"]
+        assert relative_error(m.aic(), ref["AIC"]) < 1e-5
+    assert m.family == NB_FITS[name]["exact"]["family"]
+    assert m.family in str(m.summary())
+
+
+@pytest.mark.parametrize("name", list(NB_FITS))
+def test_glmer_nb_matches_lme4_with_converged_pirls(nb_fits, name):
+    """lme4 with tolPwrss = 1e-12 evaluates the exact Laplace approximation, as glmer_nb does."""
+    m, ref = nb_fits[name], NB_FITS[name]["exact"]
+    assert relative_error(m.objective, ref["objective"]) < 1e-7
+    assert m.objective <= ref["objective"] + 1e-6
+    assert relative_error(m.nb_theta, ref["nb_theta"]) < 1e-5
+    assert relative_error(m.fixef(), ref["beta"]) < 1e-4
+    assert relative_error(np.sqrt(np.diag(m.vcov())), ref["se"]) < 1e-4
+    assert relative_error(m.theta, ref["theta"]) < 1e-4
+    assert relative_error(m.deviance(), ref["deviance_fn"]) < 1e-5
+
+
+def test_glmer_nb_with_lme4_pirls_rule():
+    m = _nb_fit("cbpp_nb", tolPwrss=1e-7)
+    ref = NB_FITS["cbpp_nb"]["tight"]
+    assert relative_error(m.objective, ref["objective"]) < 1e-7
+    assert relative_error(m.nb_theta, ref["nb_theta"]) < 1e-4
+
+
+def test_negative_binomial_family_is_mass():
+    """MASS's negative.binomial: variance mu + mu^2 / theta, -2 log dnbinom, and mean-mu draws."""
+    from scipy import stats
+    from mixedlite.families import NegativeBinomial
+    fam = NegativeBinomial(2.5)
+    y, mu = np.array([0.0, 1, 4, 10]), np.array([0.5, 2.0, 3.0, 7.0])
+    logpmf = stats.nbinom.logpmf(y, 2.5, 2.5 / (2.5 + mu))
+    assert np.isclose(fam.minus_two_loglik(y, mu, np.ones(4), np.ones(4)), -2 * logpmf.sum())
+    assert np.allclose(fam.variance(mu), mu + mu**2 / 2.5)
+    draws = fam.simulate(np.full((1, 20000), 3.0), np.ones(1), np.random.default_rng(1))
+    assert abs(draws.mean() - 3.0) < 0.05 and abs(draws.var() - (3 + 9 / 2.5)) < 0.3
+    with pytest.raises(ValueError, match="theta must be a positive number"):
+        NegativeBinomial(-1.0)
+
+
+def test_glmer_nb_bad_link():
+    with pytest.raises(ValueError, match="the poisson family has no 'logit' link"):
+        ml.glmer_nb("TICKS ~ YEAR + (1 | BROOD)", ml.load_dataset("grouseticks"), link="logit")
