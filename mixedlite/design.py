@@ -68,6 +68,20 @@ class Design:
         return [theta[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
+def column_or_array(value, data, label):
+    """A per-row argument (``weights=``, ``offset=``) given as a column name or one value per row of data."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise KeyError(f"{label} column {value!r} is not in the data; pass a column name or one value per row")
+        return data[value]
+    values = np.asarray(value, dtype=float)
+    if values.shape != (len(data),):
+        raise ValueError(f"{label} must have one value per row of data ({len(data)}), got shape {values.shape}")
+    return pd.Series(values, index=data.index)
+
+
 def _complete_cases(data, columns):
     """Check the columns exist and drop rows with a missing value in any of them (na.omit)."""
     missing = [c for c in columns if c not in data.columns]

@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.linalg as la
 from scipy import stats
 
-from .design import Design
+from .design import Design, column_or_array
 from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, check_gradient, check_hessian,
                           check_predictor_scales, deriv12, maxeval_message, report)
 from .families import get_family
@@ -403,20 +403,6 @@ def _check_nAGQ(nAGQ, design):
     return nAGQ
 
 
-def _column_or_array(value, data, label):
-    """A weights/offset argument given as a column name or as one value per row of data."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in data.columns:
-            raise KeyError(f"{label} column {value!r} is not in the data; pass a column name or one value per row")
-        return data[value]
-    values = np.asarray(value, dtype=float)
-    if values.shape != (len(data),):
-        raise ValueError(f"{label} must have one value per row of data ({len(data)}), got shape {values.shape}")
-    return pd.Series(values, index=data.index)
-
-
 def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, link=None,
           optimizer=("bobyqa", "bobyqa"), maxeval=100_000, start=None, check_convergence=True,
           tolPwrss=PIRLS_TOL):
@@ -444,7 +430,7 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, l
     extra = []
     offset_name = offset if isinstance(offset, str) else None
     for label, value in (("weights", weights), ("offset", offset)):
-        column = _column_or_array(value, data, label)
+        column = column_or_array(value, data, label)
         if column is not None:
             data[f"({label})"] = column
             extra.append(f"({label})")
