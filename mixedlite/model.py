@@ -8,7 +8,7 @@ Everything here is derived from those, with lme4's names and layouts.
 import numpy as np
 import pandas as pd
 
-from .formula import grouping_factor, model_matrix
+from .formula import grouping_factor, model_matrix, parse_formula
 from .terms import lambda_matrix
 
 
@@ -175,27 +175,65 @@ class MixedModel:
         return self.design.X.to_numpy() @ self.beta + self._Z @ b
 
     def predict(self, newdata=None, re_form=None, allow_new_levels=False, type="link"):
-        """Predictions: conditional on the random effects (default) or population-level.
+        """Predictions: conditional on the random effects (default), on some of them, or population-level.
 
         ``re_form=None`` includes all random effects; ``re_form="~0"`` (or ``NA``) gives the
-        population-level prediction ``X beta``.  Levels of a grouping factor not seen in the
+        population-level prediction ``X beta``; ``re_form="~(1 | Subject)"`` includes only the
+        random effects it names (here the subjects' intercepts, not their slopes), as lme4's
+        ``re.form``.  Levels of a grouping factor not seen in the
         fit raise an error unless ``allow_new_levels=True``, when their random effects are 0.
         ``type="response"`` applies the inverse link (GLMMs).
         """
-        population = re_form is not None and str(re_form).replace(" ", "") in ("~0", "NA", "nan", "~-1")
-        if re_form is not None and not population:
-            raise ValueError(f"re_form={re_form!r} is not supported: use None (all random effects) or '~0'")
+        masks = self._re_form_masks(re_form)
         if newdata is None:
             eta = self.design.X.to_numpy() @ self.beta
-            if not population:
-                eta = eta + self._Z @ self.b
+            if any(mask.any() for mask in masks):
+                eta = eta + self._Z @ (self.b * np.concatenate([np.tile(m, t.n_levels)
+                                                                for m, t in zip(masks, self.design.terms)]))
         else:
-            eta = self._predict_new(newdata, population, allow_new_levels)
+            eta = self._predict_new(newdata, masks, allow_new_levels)
         return pd.Series(self._inverse_link(eta) if type == "response" else eta,
                          index=None if newdata is None else newdata.index, name="prediction")
 
     def _inverse_link(self, eta):
         return eta
+
+    def _re_form_masks(self, re_form):
+        """Which random effects a prediction includes (lme4's ``re.form``): per term, one flag per effect.
+
+        None: all; ``"~0"`` / ``NA``: none; ``"~(1 | g) + ..."``: the effects named, matched to the
+        model's terms by grouping factor and effect name (``(1 | Subject)`` picks the intercepts
+        of ``(Days | Subject)``).
+        """
+        terms = self.design.terms
+        if re_form is None:
+            return [np.ones(t.p, dtype=bool) for t in terms]
+        text = str(re_form).strip()
+        if text.replace(" ", "") in ("~0", "NA", "nan", "~-1", "None"):
+            return [np.zeros(t.p, dtype=bool) for t in terms]
+        wanted = parse_formula("y " + text) if text.startswith("~") and "|" in text else None
+        if wanted is None or wanted.fixed.replace(" ", "") not in ("1", "0", "-1"):
+            raise ValueError(f"re_form={re_form!r} is not a formula of random terms: use None (all random "
+                             "effects), '~0' (none) or random terms of the model such as '~(1 | Subject)'")
+        masks = [np.zeros(t.p, dtype=bool) for t in terms]
+        model_terms = " + ".join(str(t) for t in self.design.formula.random)
+        for wanted_term in wanted.random:
+            same_group = [k for k, t in enumerate(terms) if t.group == wanted_term.group]
+            if not same_group:
+                raise ValueError(f"re_form names the grouping factor '{wanted_term.group}', which is not in the model "
+                                 f"(its random terms: {model_terms})")
+            try:
+                names = model_matrix(wanted_term.lhs, self.design.data).columns
+            except KeyError as error:
+                raise ValueError(f"re_form uses {error}, which is not a variable of the model (its random terms: "
+                                 f"{model_terms})") from None
+            for name in names:
+                found = [k for k in same_group if name in terms[k].names]
+                if not found:
+                    raise ValueError(f"re_form asks for the random effect '{name}' of '{wanted_term.group}', which "
+                                     f"the model does not have (its random terms: {model_terms})")
+                masks[found[0]][terms[found[0]].names.index(name)] = True
+        return masks
 
     def _with_training_levels(self, newdata):
         """newdata with every factor column recoded to the categories used in the fit."""
@@ -208,7 +246,7 @@ class MixedModel:
                     set(newdata[column].astype(str)) - set(levels)), ordered=training.cat.ordered)
         return newdata
 
-    def _predict_new(self, newdata, population, allow_new_levels):
+    def _predict_new(self, newdata, masks, allow_new_levels):
         if "scale(" in self.formula:
             raise ValueError("predict(newdata=...) cannot reuse the centring of scale() inside the formula; "
                              "add a scaled column to the data before fitting, and scale newdata the same way")
@@ -219,9 +257,9 @@ class MixedModel:
             raise ValueError(f"newdata has factor levels not seen in the fit (columns {', '.join(unknown)}); "
                              "predictions need the same levels as the data the model was fitted to")
         eta = X.reindex(columns=self.design.fixed_names, fill_value=0.0).to_numpy() @ self.beta
-        if population:
-            return eta
-        for term, effects in zip(self.design.terms, self._term_blocks(self.b)):
+        for term, effects, mask in zip(self.design.terms, self._term_blocks(self.b), masks):
+            if not mask.any():
+                continue
             groups = grouping_factor(term.group, data).astype(str)
             position = {level: i for i, level in enumerate(term.levels)}
             new = sorted(set(groups) - set(position))
@@ -232,7 +270,7 @@ class MixedModel:
             rows = model_matrix(term.lhs, data)[term.names].to_numpy()
             index = np.array([position.get(g, -1) for g in groups])
             contribution = np.where(index[:, None] >= 0, effects[np.maximum(index, 0)], 0.0)
-            eta = eta + np.sum(rows * contribution, axis=1)
+            eta = eta + np.sum(rows * contribution * mask, axis=1)
         return eta
 
     def fitted(self):
