@@ -195,6 +195,20 @@ class MixedModel:
         return pd.Series(self._inverse_link(eta) if type == "response" else eta,
                          index=None if newdata is None else newdata.index, name="prediction")
 
+    def predict_interval(self, newdata, level=0.95, nsim=1000, seed=None, re_form=None, include_residual=True,
+                         type="link"):
+        """Prediction intervals by simulation: a DataFrame with fit, lower, upper and kind
+        (population mean, known cluster, new cluster) per row of newdata.
+
+        New clusters draw their random effects from the estimated covariance; known ones from
+        their conditional distribution; new observations add residual noise.  See
+        :func:`mixedlite.prediction.predict_interval` for the method and how it compares with
+        merTools' ``predictInterval`` and lme4's ``bootMer``.
+        """
+        from .prediction import predict_interval
+        return predict_interval(self, newdata, level=level, nsim=nsim, seed=seed, re_form=re_form,
+                                include_residual=include_residual, type=type)
+
     def _inverse_link(self, eta):
         return eta
 
@@ -246,7 +260,8 @@ class MixedModel:
                     set(newdata[column].astype(str)) - set(levels)), ordered=training.cat.ordered)
         return newdata
 
-    def _predict_new(self, newdata, masks, allow_new_levels):
+    def _new_fixed_matrix(self, newdata):
+        """newdata with the fit's factor levels, and its fixed-effects matrix (the fit's columns, as an array)."""
         if "scale(" in self.formula:
             raise ValueError("predict(newdata=...) cannot reuse the centring of scale() inside the formula; "
                              "add a scaled column to the data before fitting, and scale newdata the same way")
@@ -256,7 +271,11 @@ class MixedModel:
         if unknown and any(X[c].any() for c in unknown):
             raise ValueError(f"newdata has factor levels not seen in the fit (columns {', '.join(unknown)}); "
                              "predictions need the same levels as the data the model was fitted to")
-        eta = X.reindex(columns=self.design.fixed_names, fill_value=0.0).to_numpy() @ self.beta
+        return data, X.reindex(columns=self.design.fixed_names, fill_value=0.0).to_numpy()
+
+    def _predict_new(self, newdata, masks, allow_new_levels):
+        data, X = self._new_fixed_matrix(newdata)
+        eta = X @ self.beta
         for term, effects, mask in zip(self.design.terms, self._term_blocks(self.b), masks):
             if not mask.any():
                 continue
