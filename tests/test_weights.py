@@ -82,3 +82,12 @@ def test_weights_of_the_wrong_length_or_missing_column():
         ml.lmer("Reaction ~ Days + (1 | Subject)", d, weights=np.ones(3))
     with pytest.raises(KeyError, match="weights column 'nope'"):
         ml.lmer("Reaction ~ Days + (1 | Subject)", d, weights="nope")
+
+
+@pytest.mark.parametrize("name", ["sleepstudy_slopes_reml", "penicillin_crossed_reml"])
+def test_weighted_satterthwaite_matches_lmertest(name):
+    """lmerTest's Satterthwaite df work from the (weighted) deviance function: df and p within 1e-3."""
+    ref = FITS[name]["tight"]["satterthwaite"]
+    table = ml.coefficient_tests(weighted_fit(name), "Satterthwaite")
+    assert relative_error(table["df"], ref["df"]) < 1e-3
+    assert relative_error(table["Pr(>|t|)"], ref["p"]) < 1e-3
