@@ -253,14 +253,22 @@ class NegativeBinomial(Poisson):
         return mu + mu**2 / self.theta
 
     def dev_resid(self, y, mu, wt):
+        """``2 wt (y log(y / mu) - (y + theta) log((y + theta) / (mu + theta)))`` (MASS), the second
+        logarithm as ``log1p`` so that a large theta (nearly Poisson counts) loses no digits."""
         th = self.theta
-        return 2 * wt * (y * np.log(np.maximum(1, y) / mu) - (y + th) * np.log((y + th) / (mu + th)))
+        return 2 * wt * (y * np.log(np.maximum(1, y) / mu) - (y + th) * np.log1p((y - mu) / (mu + th)))
 
     def minus_two_loglik(self, y, mu, wt, n):
-        """MASS's ``negative.binomial(theta)$aic``: ``-2 sum wt log dnbinom(y, size = theta, mu = mu)``."""
+        """MASS's ``negative.binomial(theta)$aic``: ``-2 sum wt log dnbinom(y, size = theta, mu = mu)``.
+
+        Written as ``(y + theta) log(1 + mu / theta) - y log mu + log y! - A`` with
+        ``A = log Gamma(theta + y) - log Gamma(theta) - y log theta = sum_{k < y} log(1 + k / theta)``,
+        the same number as MASS's formula without its cancellations when theta is large.
+        """
         th = self.theta
-        term = ((y + th) * np.log(mu + th) - y * np.log(mu) + gammaln(y + 1) - th * np.log(th)
-                + gammaln(th) - gammaln(th + y))
+        counts = np.round(y).astype(int)
+        A = np.r_[0.0, np.cumsum(np.log1p(np.arange(counts.max(initial=0)) / th))][counts]
+        term = (y + th) * np.log1p(mu / th) - y * np.log(mu) + gammaln(y + 1) - A
         return 2 * np.sum(term * wt)
 
     def mustart(self, y, wt):

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import digamma, polygamma
 
+from .diagnostics import ConvergenceWarning
 from .families import NegativeBinomial, get_family
 from .glmm import GeneralizedLinearMixedModel, glmer
 
@@ -114,6 +115,11 @@ def glmer_nb(formula, data, link="log", nAGQ=1, weights=None, offset=None, optim
     best = optimize.minimize_scalar(profile_deviance, bounds=(centre - LOG_THETA_RANGE, centre + LOG_THETA_RANGE),
                                     method="bounded", options={"xatol": theta_tol})
     model = fit(np.exp(best.x), check_convergence=True)
+    if abs(abs(best.x - centre) - LOG_THETA_RANGE) < 1e-3:
+        warnings.warn(f"the negative-binomial theta ({model.nb_theta:.4g}) is at the edge of its search interval "
+                      f"(theta.ml's start {start_theta:.4g} times exp(+-{LOG_THETA_RANGE:g})): with a large theta the "
+                      "counts are not overdispersed (fit the Poisson GLMM); with a small one check the model",
+                      ConvergenceWarning, stacklevel=2)
     model._offset_name = poisson._offset_name
     model.theta_search = best
     return model

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedlite as ml
@@ -140,8 +141,24 @@ def test_negative_binomial_family_is_mass():
     assert abs(draws.mean() - 3.0) < 0.05 and abs(draws.var() - (3 + 9 / 2.5)) < 0.3
     with pytest.raises(ValueError, match="theta must be a positive number"):
         NegativeBinomial(-1.0)
+    # theta -> infinity is the Poisson: no digits lost to cancellation on the way
+    poisson, huge = ml.families.Poisson(), NegativeBinomial(1e9)
+    ones = np.ones(4)
+    assert np.isclose(huge.minus_two_loglik(y, mu, ones, ones), poisson.minus_two_loglik(y, mu, ones, ones),
+                      rtol=1e-8)
+    assert np.allclose(huge.dev_resid(y, mu, ones), poisson.dev_resid(y, mu, ones), rtol=1e-7)
 
 
 def test_glmer_nb_bad_link():
     with pytest.raises(ValueError, match="the poisson family has no 'logit' link"):
         ml.glmer_nb("TICKS ~ YEAR + (1 | BROOD)", ml.load_dataset("grouseticks"), link="logit")
+
+
+def test_glmer_nb_on_poisson_counts_warns_theta_at_the_edge():
+    """Counts with no overdispersion: theta runs to the edge of lme4's interval, and we say so."""
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(25), 12)
+    y = rng.poisson(np.exp(1.5 + rng.normal(0, 0.4, 25)[g]))
+    data = pd.DataFrame({"y": y, "g": g.astype(str)})
+    with pytest.warns(ml.ConvergenceWarning, match="at the edge of its search interval"):
+        ml.glmer_nb("y ~ 1 + (1 | g)", data)
