@@ -11,6 +11,7 @@ kind                   simulated draws of the prediction
 ``known cluster``      ``x' beta* + z' b*``, ``b* ~ N(b-hat_j, condVar_j)``: the cluster's
                        conditional mode and its conditional covariance (``ranef(condVar=TRUE)``),
                        plus residual noise ``e* ~ N(0, sigma^2)`` for a new observation
+                       (of prior weight 1, for a model fitted with ``weights=``)
 ``new cluster``        ``x' beta* + z' b*``, ``b* ~ N(0, Sigma)``: a new cluster's effects drawn
                        from the estimated random-effects covariance (not set to 0, which is what
                        ``predict(allow_new_levels=True)`` does), plus residual noise
