@@ -162,3 +162,17 @@ def test_interval_bad_input(sleep_fit, kwargs, message):
         sleep_fit.predict_interval(pd.DataFrame({"Days": [1], "Subject": ["308"]}), **kwargs)
     with pytest.raises(TypeError, match="newdata must be a pandas DataFrame"):
         sleep_fit.predict_interval([1, 2])
+
+
+def test_interval_matches_its_gaussian_formula(sleep_fit):
+    """For a linear model every draw is Gaussian, so the interval is fit +- z sqrt(variance) with
+    variance = x'Vx + z'Cz + sigma^2: C the subject's conditional covariance (known) or Sigma (new)."""
+    newdata = pd.DataFrame({"Days": [7, 7], "Subject": ["335", "new"]})
+    table = sleep_fit.predict_interval(newdata, nsim=40000, seed=11)
+    x = z = np.array([1.0, 7.0])
+    fixed = x @ sleep_fit.vcov().to_numpy() @ x
+    condvar = sleep_fit._cond_var[0][sleep_fit.design.terms[0].levels.index("335")]
+    sigma_re = sleep_fit._term_covariances()[0]
+    for row, random in ((0, z @ condvar @ z), (1, z @ sigma_re @ z)):
+        half = 1.959964 * np.sqrt(fixed + random + sleep_fit.sigma**2)
+        assert np.isclose(table["upper"][row] - table["lower"][row], 2 * half, rtol=0.02)
