@@ -414,7 +414,8 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, l
     failure), ``cbind(successes, failures)`` or proportion responses (with ``weights=`` the
     numbers of trials); ``"poisson"`` (log link) for counts, with ``offset=`` (e.g. the log
     of exposure).  ``link``: ``"probit"`` or ``"cloglog"`` for the binomial, ``"sqrt"`` or
-    ``"identity"`` for the Poisson (R's ``binomial(link = "probit")``); None is the default link.  ``weights`` and ``offset`` are column names or arrays, one value per row.
+    ``"identity"`` for the Poisson (R's ``binomial(link = "probit")``); None is the default link.
+    ``weights`` and ``offset`` are column names or arrays, one value per row.
     ``nAGQ``: 1 = Laplace approximation, 0 = faster and cruder (beta estimated inside PIRLS),
     k > 1 = adaptive Gauss-Hermite quadrature with k nodes (one scalar random-effects term only).
     ``optimizer``: the stage 1 and stage 2 optimisers (lme4's ``glmerControl`` uses

@@ -58,9 +58,9 @@ def test_weighted_refit_and_simulation():
     m = weighted_fit("sleepstudy_slopes_reml")
     y = m.simulate(1, seed=3)["sim_1"].to_numpy()
     fresh_data = ml.load_dataset("sleepstudy").assign(Reaction=y)
-    fresh = ml.lmer("Reaction ~ Days + (Days | Subject)", fresh_data, weights=np.array(FITS["sleepstudy_slopes_reml"]["w"]))
-    assert np.isclose(m.refit(y).objective, fresh.objective, rtol=1e-7)
     w = np.array(FITS["sleepstudy_slopes_reml"]["w"])
+    fresh = ml.lmer("Reaction ~ Days + (Days | Subject)", fresh_data, weights=w)
+    assert np.isclose(m.refit(y).objective, fresh.objective, rtol=1e-7)
     noise = m.simulate(400, seed=1).to_numpy() - m.simulate(400, seed=1).to_numpy().mean(axis=1, keepdims=True)
     spread = noise.var(axis=1)  # includes the random effects' variation, identical for w = 1 and w = 3 rows
     assert spread[w == 1].mean() > spread[w == 3].mean() + 0.5 * m.sigma**2 * (1 - 1 / 3)
