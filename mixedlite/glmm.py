@@ -446,8 +446,16 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, l
         response.offset = design.data["(offset)"].to_numpy(dtype=float)
     if len(np.unique(response.y)) < 2:
         raise ValueError(f"the response '{name}' is constant: there is nothing to model. Check the data subset")
-    model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
-                                        start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
+    try:
+        model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
+                                            start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
+    except PIRLSError as error:
+        if fam.link not in ("identity", "sqrt"):
+            raise
+        raise ValueError(f"glmer could not fit the {fam.name} model with the {fam.link} link ({error}): with this "
+                         "link the linear predictor is not kept inside the range of the mean (a count's mean must "
+                         "be positive), and the iterations left it. Use the default link, or pass start= values "
+                         "close to the solution") from None
     model._offset_name = offset_name
     return model
 

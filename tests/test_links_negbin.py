@@ -162,3 +162,20 @@ def test_glmer_nb_on_poisson_counts_warns_theta_at_the_edge():
     data = pd.DataFrame({"y": y, "g": g.astype(str)})
     with pytest.warns(ml.ConvergenceWarning, match="at the edge of its search interval"):
         ml.glmer_nb("y ~ 1 + (1 | g)", data)
+
+
+def test_poisson_identity_link():
+    """lme4 1.1-31 stops with "PIRLS loop resulted in NaN value" on such data (no reference): mixedlite
+    says what went wrong, and with start= values fits the linear mean it was simulated from."""
+    rng = np.random.default_rng(11)
+    g = np.repeat(np.arange(20), 10)
+    x = rng.uniform(0, 2, 200)
+    data = pd.DataFrame({"y": rng.poisson(3 + 2 * x + rng.normal(0, 0.7, 20)[g]), "x": x, "g": g.astype(str)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="with the identity link .* pass start= values"):
+            ml.glmer("y ~ x + (1 | g)", data, family="poisson", link="identity")
+    m = ml.glmer("y ~ x + (1 | g)", data, family="poisson", link="identity", start=[0.2, 3.0, 2.0])
+    assert m.link == "identity"
+    assert np.allclose(m.fixef(), [3.0, 2.0], atol=0.5)
+    assert np.allclose(m.fitted(), m.predict(type="response")) and np.allclose(m.fitted(), m.predict())
