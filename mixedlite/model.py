@@ -180,8 +180,9 @@ class MixedModel:
         ``re_form=None`` includes all random effects; ``re_form="~0"`` (or ``NA``) gives the
         population-level prediction ``X beta``; ``re_form="~(1 | Subject)"`` includes only the
         random effects it names (here the subjects' intercepts, not their slopes), as lme4's
-        ``re.form``.  Levels of a grouping factor not seen in the
-        fit raise an error unless ``allow_new_levels=True``, when their random effects are 0.
+        ``re.form``.  Levels of a grouping factor not seen in the fit raise an error unless
+        ``allow_new_levels=True``, when their random effects are 0 (for intervals that draw a
+        new level's effects instead, see :meth:`predict_interval`).
         ``type="response"`` applies the inverse link (GLMMs).
         """
         masks = self._re_form_masks(re_form)
