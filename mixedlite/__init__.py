@@ -14,10 +14,11 @@ from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, dr
 from .lmm import LinearMixedModel, lmer
 from .ls_means import ls_means
 from .ranova import ranova
+from .negbin import glmer_nb
 
 __all__ = [
     # fitting
-    "lmer", "glmer", "LinearMixedModel", "GeneralizedLinearMixedModel",
+    "lmer", "glmer", "glmer_nb", "LinearMixedModel", "GeneralizedLinearMixedModel",
     # data and formulas
     "load_dataset", "list_datasets", "expand_formula", "parse_formula",
     # inference

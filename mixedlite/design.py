@@ -107,6 +107,20 @@ class Design:
         return [theta[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
+def column_or_array(value, data, label):
+    """A per-row argument (``weights=``, ``offset=``) given as a column name or one value per row of data."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise KeyError(f"{label} column {value!r} is not in the data; pass a column name or one value per row")
+        return data[value]
+    values = np.asarray(value, dtype=float)
+    if values.shape != (len(data),):
+        raise ValueError(f"{label} must have one value per row of data ({len(data)}), got shape {values.shape}")
+    return pd.Series(values, index=data.index)
+
+
 OFFSET_COLUMN = "(offset)"
 
 
@@ -114,10 +128,7 @@ def _with_offset_column(data, offset):
     """The data and the name of the column that holds lme4's ``offset=`` (an array becomes ``(offset)``)."""
     if offset is None or isinstance(offset, str):
         return data, offset
-    values = np.asarray(offset, dtype=float)
-    if values.shape != (len(data),):
-        raise ValueError(f"offset must have one value per row of data ({len(data)}), got shape {values.shape}")
-    return data.assign(**{OFFSET_COLUMN: values}), OFFSET_COLUMN
+    return data.assign(**{OFFSET_COLUMN: column_or_array(offset, data, "offset")}), OFFSET_COLUMN
 
 
 def _complete_cases(data, columns):

@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.linalg as la
 from scipy import stats
 
-from .design import Design
+from .design import Design, column_or_array
 from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, check_gradient, check_hessian,
                           check_predictor_scales, deriv12, maxeval_message, report)
 from .families import get_family
@@ -391,21 +391,7 @@ def _check_nAGQ(nAGQ, design):
     return nAGQ
 
 
-def _column_or_array(value, data, label):
-    """A weights argument given as a column name or as one value per row of data."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in data.columns:
-            raise KeyError(f"{label} column {value!r} is not in the data; pass a column name or one value per row")
-        return data[value]
-    values = np.asarray(value, dtype=float)
-    if values.shape != (len(data),):
-        raise ValueError(f"{label} must have one value per row of data ({len(data)}), got shape {values.shape}")
-    return pd.Series(values, index=data.index)
-
-
-def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
+def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, link=None,
           optimizer=("bobyqa", "bobyqa"), maxeval=100_000, start=None, check_convergence=True,
           tolPwrss=PIRLS_TOL, contrasts=None):
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
@@ -418,6 +404,8 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
     of exposure, or ``offset(log(exposure))`` in the formula; several offsets are summed).
     ``weights`` and ``offset`` are column names or arrays, one value per row.
     ``contrasts``: factor codings, lme4's ``contrasts=`` (e.g. ``{"recipe": "sum"}``).
+    ``link``: ``"probit"`` or ``"cloglog"`` for the binomial, ``"sqrt"`` or ``"identity"`` for the
+    Poisson (R's ``binomial(link = "probit")``); None is the default link.
     ``nAGQ``: 1 = Laplace approximation, 0 = faster and cruder (beta estimated inside PIRLS),
     k > 1 = adaptive Gauss-Hermite quadrature with k nodes (one scalar random-effects term only).
     ``optimizer``: the stage 1 and stage 2 optimisers (lme4's ``glmerControl`` uses
@@ -426,13 +414,13 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
     ``ranef(condVar=True)``, ``predict(type="link" | "response")``, ``residuals`` (deviance by
     default), ``loglik``/``aic``/``bic``, ``deviance()``, ``simulate``, ``summary()``.
     """
-    fam = get_family(family)
+    fam = get_family(family, link)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     data = data.copy()
     extra = []
     if weights is not None:
-        data["(weights)"] = _column_or_array(weights, data, "weights")
+        data["(weights)"] = column_or_array(weights, data, "weights")
         extra.append("(weights)")
     if isinstance(offset, str) and offset not in data.columns:
         raise KeyError(f"offset column {offset!r} is not in the data; pass a column name or one value per row")
@@ -447,8 +435,16 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None,
         response.offset = design.offset
     if len(np.unique(response.y)) < 2:
         raise ValueError(f"the response '{name}' is constant: there is nothing to model. Check the data subset")
-    model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
-                                        start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
+    try:
+        model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
+                                            start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
+    except PIRLSError as error:
+        if fam.link not in ("identity", "sqrt"):
+            raise
+        raise ValueError(f"glmer could not fit the {fam.name} model with the {fam.link} link ({error}): with this "
+                         "link the linear predictor is not kept inside the range of the mean (a count's mean must "
+                         "be positive), and the iterations left it. Use the default link, or pass start= values "
+                         "close to the solution") from None
     return model
 
 

@@ -13,6 +13,10 @@ For a given theta, beta and u minimise the penalized residual sum of squares
 
 and theta is chosen by bounded derivative-free optimisation of the criterion.
 
+Prior weights (lme4's ``lmer(weights = w)``): observation i has residual variance
+``sigma^2 / w_i``.  Every cross-product is then weighted (rows of X, Z and y times
+``sqrt(w_i)``), and both criteria subtract ``log|W| = sum log w_i``.
+
 Speed comes from the blocked Cholesky of MixedModels.jl.  The term with most levels comes
 first; its block of ``Lambda' Z' Z Lambda + I`` is block diagonal (one small p x p block per
 level), so it is factored level by level.  Everything else -- the other random terms, X
@@ -28,7 +32,7 @@ import pandas as pd
 import scipy.linalg as la
 import scipy.sparse as sp
 
-from .design import Design
+from .design import Design, column_or_array
 from .diagnostics import (GRADIENT_MESSAGE, SINGULAR_MESSAGE, check_predictor_scales, convergence_messages,
                           maxeval_message, report)
 from .formula import is_factor
@@ -57,8 +61,12 @@ class PenalizedLeastSquares:
         self.Z = sp.hstack([Z1, Z_rest], format="csc")
         self.X = X
         self.y = np.asarray(y, dtype=float)
-        W = sp.hstack([Z_rest, sp.csc_matrix(np.column_stack([X, self.y]))], format="csc")
-        self.first_crossprod = first.level_crossproducts()
+        self.weights = prior_weights(design)
+        self.log_det_W = float(np.sum(np.log(self.weights))) if self.weights is not None else 0.0
+        sqrtw = sp.diags(np.sqrt(self.weights) if self.weights is not None else np.ones(self.n))
+        Z1, Z_rest = (sqrtw @ Z1).tocsc(), (sqrtw @ Z_rest).tocsc()
+        W = sp.hstack([Z_rest, sp.csc_matrix(sqrtw @ np.column_stack([X, self.y]))], format="csc")
+        self.first_crossprod = _level_crossproducts(first, self.weights)
         WtZ1 = (W.T @ Z1).tocsc()
         if WtZ1.shape[0] * WtZ1.shape[1] <= DENSE_LIMIT:
             self.WtZ1, self._sandwich_map = WtZ1.toarray(), None
@@ -76,9 +84,10 @@ class PenalizedLeastSquares:
             return PenalizedLeastSquares(self.design, y)
         new = copy.copy(self)
         new.y = y
-        Wy = np.r_[self.Z[:, self.first.q:].T @ y, self.X.T @ y, y @ y]
+        wy = y if self.weights is None else self.weights * y
+        Wy = np.r_[self.Z[:, self.first.q:].T @ wy, self.X.T @ wy, y @ wy]
         new.WtZ1 = self.WtZ1.copy()
-        new.WtZ1[-1] = self.Z[:, : self.first.q].T @ y
+        new.WtZ1[-1] = self.Z[:, : self.first.q].T @ wy
         new.WtW = self.WtW.copy()
         new.WtW[-1, :] = Wy
         new.WtW[:, -1] = Wy
@@ -150,8 +159,8 @@ class PenalizedLeastSquares:
             return np.inf
         if REML:
             nu = self.n - self.p
-            return logdet_L + logdet_RX + nu * (1 + np.log(2 * np.pi * r2 / nu))
-        return logdet_L + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
+            return logdet_L + logdet_RX + nu * (1 + np.log(2 * np.pi * r2 / nu)) - self.log_det_W
+        return logdet_L + self.n * (1 + np.log(2 * np.pi * r2 / self.n)) - self.log_det_W
 
     # ------------------------------------------------------------ solution
 
@@ -167,6 +176,8 @@ class PenalizedLeastSquares:
         b_rest = lambda_matrix(self.rest, thetas[1:]) @ u_rest if qr else np.zeros(0)
         Z1 = self.Z[:, : self.first.q]
         resid_1 = self.y - self.X @ beta - self.Z[:, self.first.q:] @ b_rest
+        if self.weights is not None:
+            resid_1 = self.weights * resid_1
         rhs = (Z1.T @ resid_1).reshape(-1, self.first.p) @ T1  # rows: (T1' Z1j' r)'
         u1 = np.linalg.solve(L1.transpose(0, 2, 1), np.linalg.solve(L1, rhs[:, :, None]))[:, :, 0]
         b1 = u1 @ T1.T
@@ -191,12 +202,13 @@ class PenalizedLeastSquares:
         """The criterion at (theta, sigma), sigma not profiled out (lmerTest's ``devfun_vp``):
 
         REML: ``log|L|^2 + log|R_X|^2 + r^2 / sigma^2 + (n - p) log(2 pi sigma^2)``;
-        ML:   ``log|L|^2 + r^2 / sigma^2 + n log(2 pi sigma^2)``.
+        ML:   ``log|L|^2 + r^2 / sigma^2 + n log(2 pi sigma^2)``  (minus ``log|W|`` with prior weights).
         """
         logdet_L, logdet_RX, r2 = self.pieces(theta)
         if REML:
-            return logdet_L + logdet_RX + r2 / sigma**2 + (self.n - self.p) * np.log(2 * np.pi * sigma**2)
-        return logdet_L + r2 / sigma**2 + self.n * np.log(2 * np.pi * sigma**2)
+            return (logdet_L + logdet_RX + r2 / sigma**2 + (self.n - self.p) * np.log(2 * np.pi * sigma**2)
+                    - self.log_det_W)
+        return logdet_L + r2 / sigma**2 + self.n * np.log(2 * np.pi * sigma**2) - self.log_det_W
 
     def conditional_variances(self, theta):
         """Diagonal blocks of ``Lambda (Lambda' Z' Z Lambda + I)^-1 Lambda'`` per level and term.
@@ -226,6 +238,20 @@ class PenalizedLeastSquares:
             out.append(np.einsum("mli,mlj->lij", columns, columns))
             start += term.q
         return out
+
+
+def prior_weights(design):
+    """The prior weights given to ``lmer(weights=)`` (kept as the data column "(weights)"), or None."""
+    return design.data["(weights)"].to_numpy(dtype=float) if "(weights)" in design.data else None
+
+
+def _level_crossproducts(term, weights):
+    """``Z_j' W Z_j`` for every level j of a term, shape (levels, p, p)."""
+    if weights is None:
+        return term.level_crossproducts()
+    out = np.zeros((term.n_levels, term.p, term.p))
+    np.add.at(out, term.codes, weights[:, None, None] * term.rows[:, :, None] * term.rows[:, None, :])
+    return out
 
 
 class SandwichMap:
@@ -348,19 +374,22 @@ class LinearMixedModel(MixedModel):
         return -self.objective / 2
 
     def residuals(self, type="response", scaled=False):
-        """Residuals ``y - fitted`` (response, pearson and deviance agree for linear models).
+        """Residuals ``y - fitted``; ``"pearson"`` and ``"deviance"``: ``sqrt(w) (y - fitted)``
+        with prior weights w (all three agree without weights).
 
         ``scaled=True`` divides by sigma (the "scaled residuals" of the summary).
         """
         if type not in ("response", "pearson", "deviance"):
             raise ValueError(f"type must be 'response', 'pearson' or 'deviance', not {type!r}")
         r = self.pls.y - self._linear_predictor()
+        if type != "response" and self.pls.weights is not None:
+            r = np.sqrt(self.pls.weights) * r
         return pd.Series(r / self.sigma if scaled else r, index=self.design.data.index, name="residuals")
 
     def simulate(self, nsim=1, seed=None):
         """Simulate responses from the fitted model (new random effects and new noise).
 
-        ``y* = X beta + Z Lambda u* + e*`` with ``u*, e* ~ N(0, sigma^2 I)``; a DataFrame
+        ``y* = X beta + Z Lambda u* + e*`` with ``u* ~ N(0, sigma^2 I)``, ``e*_i ~ N(0, sigma^2 / w_i)``; a DataFrame
         with one column per simulation (``sim_1``, ...), as lme4's ``simulate``.
         """
         rng = np.random.default_rng(seed)
@@ -371,7 +400,8 @@ class LinearMixedModel(MixedModel):
         fixed = self.design.X.to_numpy() @ self.beta + self.design.offset
         u = rng.standard_normal((self.pls.Z.shape[1], nsim)) * self.sigma
         b = self._lambda() @ u
-        return fixed[:, None] + self._Z @ b + rng.standard_normal((self.nobs, nsim)) * self.sigma
+        noise_sd = self.sigma if self.pls.weights is None else self.sigma / np.sqrt(self.pls.weights)[:, None]
+        return fixed[:, None] + self._Z @ b + rng.standard_normal((self.nobs, nsim)) * noise_sd
 
     def refit(self, newresponse, check_convergence=False):
         """Fit the same model to a new response, reusing the model structure (lme4's ``refit``).
@@ -405,7 +435,8 @@ class LinearMixedModel(MixedModel):
         title = (f"Linear mixed model fit by {method}" + (f". t-tests use {ddf}'s method" if ddf else "")
                  + (" ['lmerModLmerTest']" if ddf else " ['lmerMod']"))
         fit = f"REML criterion at convergence: {self.objective:.1f}" if self.REML else information_criteria_text(self)
-        return format_summary(self, [title, f"Formula: {self.formula}", "", fit], table, self.residuals(scaled=True))
+        return format_summary(self, [title, f"Formula: {self.formula}", "", fit], table,
+                              self.residuals("pearson", scaled=True))
 
 
 def _numeric_response(design):
@@ -417,6 +448,15 @@ def _numeric_response(design):
     if y.ndim != 1:
         raise ValueError("lmer needs a single numeric response; cbind(...) responses are for glmer")
     return y - design.offset  # the model is y = offset + X beta + Z b + e
+
+
+def _check_weights(w):
+    w = pd.to_numeric(w, errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        bad = w[~(np.isfinite(w) & (w > 0))][0]
+        raise ValueError(f"weights must be positive, finite numbers (found {bad:g}): observation i has residual "
+                         "variance sigma^2 / w_i. Drop the rows whose weight is zero, and check for negative "
+                         "or infinite values")
 
 
 def _check_identifiable(design):
@@ -433,7 +473,8 @@ def _check_identifiable(design):
                              "the residual variance are probably unidentifiable. Simplify the random term")
 
 
-def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=None, contrasts=None, offset=None):
+def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=None, contrasts=None, offset=None,
+         weights=None):
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     >>> m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))   # doctest: +SKIP
@@ -443,7 +484,18 @@ def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=No
     ``optimizer`` and ``maxeval`` are the remedies lme4's ``lmerControl`` offers.
     ``contrasts``: factor codings, lme4's ``contrasts=`` (e.g. ``{"recipe": "sum"}``); ``offset``: a
     column name or one value per row, added to any ``offset(...)`` terms of the formula.
+    ``weights``: prior weights, a column name or one positive number per row: observation i
+    has residual variance ``sigma^2 / w_i`` (e.g. w_i = the number of measurements that a
+    mean y_i averages).
     """
-    design = Design(formula, data, contrasts=contrasts, offset=offset)
+    extra = []
+    if weights is not None:
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        data = data.assign(**{"(weights)": column_or_array(weights, data, "weights")})
+        extra = ["(weights)"]
+    design = Design(formula, data, extra_columns=extra, contrasts=contrasts, offset=offset)
+    if weights is not None:
+        _check_weights(design.data["(weights)"])
     _check_identifiable(design)
     return LinearMixedModel(design, REML=REML, optimizer=optimizer, maxeval=maxeval, start=start)

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .formula import grouping_factor, model_matrix
+from .formula import grouping_factor, model_matrix, parse_formula, variables_in
 from .terms import lambda_matrix
 
 
@@ -202,35 +202,91 @@ class MixedModel:
         return self.design.X.to_numpy() @ self.beta + self._Z @ b
 
     def predict(self, newdata=None, re_form=None, allow_new_levels=False, type="link"):
-        """Predictions: conditional on the random effects (default) or population-level.
+        """Predictions: conditional on the random effects (default), on some of them, or population-level.
 
         ``re_form=None`` includes all random effects; ``re_form="~0"`` (or ``NA``) gives the
-        population-level prediction ``X beta``.  Levels of a grouping factor not seen in the
-        fit raise an error unless ``allow_new_levels=True``, when their random effects are 0.
+        population-level prediction ``X beta``; ``re_form="~(1 | Subject)"`` includes only the
+        random effects it names (here the subjects' intercepts, not their slopes), as lme4's
+        ``re.form``.  Levels of a grouping factor not seen in the fit raise an error unless
+        ``allow_new_levels=True``, when their random effects are 0 (for intervals that draw a
+        new level's effects instead, see :meth:`predict_interval`).
         ``type="response"`` applies the inverse link (GLMMs).
         """
-        population = re_form is not None and str(re_form).replace(" ", "") in ("~0", "NA", "nan", "~-1")
-        if re_form is not None and not population:
-            raise ValueError(f"re_form={re_form!r} is not supported: use None (all random effects) or '~0'")
+        masks = self._re_form_masks(re_form)
         if newdata is None:
             eta = self.design.X.to_numpy() @ self.beta + self.design.offset
-            if not population:
-                eta = eta + self._Z @ self.b
+            if any(mask.any() for mask in masks):
+                eta = eta + self._Z @ (self.b * np.concatenate([np.tile(m, t.n_levels)
+                                                                for m, t in zip(masks, self.design.terms)]))
         else:
-            eta = self._predict_new(newdata, population, allow_new_levels)
+            eta = self._predict_new(newdata, masks, allow_new_levels)
         return pd.Series(self._inverse_link(eta) if type == "response" else eta,
                          index=None if newdata is None else newdata.index, name="prediction")
+
+    def predict_interval(self, newdata, level=0.95, nsim=1000, seed=None, re_form=None, include_residual=True,
+                         type="link"):
+        """Prediction intervals by simulation: a DataFrame with fit, lower, upper and kind
+        (population mean, known cluster, new cluster) per row of newdata.
+
+        New clusters draw their random effects from the estimated covariance; known ones from
+        their conditional distribution; new observations add residual noise.  See
+        :func:`mixedlite.prediction.predict_interval` for the method and how it compares with
+        merTools' ``predictInterval`` and lme4's ``bootMer``.
+        """
+        from .prediction import predict_interval
+        return predict_interval(self, newdata, level=level, nsim=nsim, seed=seed, re_form=re_form,
+                                include_residual=include_residual, type=type)
 
     def _inverse_link(self, eta):
         return eta
 
-    def _predict_new(self, newdata, population, allow_new_levels):
-        """``offset + X beta (+ Z b)`` on newdata: factors, ``scale()`` and ``poly()`` coded as in the fit."""
-        X = self.design.model_matrix(newdata)
-        eta = X[self.design.fixed_names].to_numpy() @ self.beta + self.design.offset_on(newdata)
-        if population:
-            return eta
-        for term, effects in zip(self.design.terms, self._term_blocks(self.b)):
+    def _re_form_masks(self, re_form):
+        """Which random effects a prediction includes (lme4's ``re.form``): per term, one flag per effect.
+
+        None: all; ``"~0"`` / ``NA``: none; ``"~(1 | g) + ..."``: the effects named, matched to the
+        model's terms by grouping factor and effect name (``(1 | Subject)`` picks the intercepts
+        of ``(Days | Subject)``).
+        """
+        terms = self.design.terms
+        if re_form is None:
+            return [np.ones(t.p, dtype=bool) for t in terms]
+        text = str(re_form).strip()
+        if text.replace(" ", "") in ("~0", "NA", "nan", "~-1", "None"):
+            return [np.zeros(t.p, dtype=bool) for t in terms]
+        wanted = parse_formula("y " + text) if text.startswith("~") and "|" in text else None
+        if wanted is None or wanted.fixed.replace(" ", "") not in ("1", "0", "-1"):
+            raise ValueError(f"re_form={re_form!r} is not a formula of random terms: use None (all random "
+                             "effects), '~0' (none) or random terms of the model such as '~(1 | Subject)'")
+        masks = [np.zeros(t.p, dtype=bool) for t in terms]
+        model_terms = " + ".join(str(t) for t in self.design.formula.random)
+        for wanted_term in wanted.random:
+            same_group = [k for k, t in enumerate(terms) if t.group == wanted_term.group]
+            if not same_group:
+                raise ValueError(f"re_form names the grouping factor '{wanted_term.group}', which is not in the model "
+                                 f"(its random terms: {model_terms})")
+            missing = [v for v in variables_in(wanted_term.lhs) if v not in self.design.data.columns]
+            if missing:
+                raise ValueError(f"re_form uses '{missing[0]}', which is not a variable of the model (its random "
+                                 f"terms: {model_terms})")
+            names = model_matrix(wanted_term.lhs, self.design.data).columns
+            for name in names:
+                found = [k for k in same_group if name in terms[k].names]
+                if not found:
+                    raise ValueError(f"re_form asks for the random effect '{name}' of '{wanted_term.group}', which "
+                                     f"the model does not have (its random terms: {model_terms})")
+                masks[found[0]][terms[found[0]].names.index(name)] = True
+        return masks
+
+    def _new_fixed_matrix(self, newdata):
+        """The fixed-effects matrix of newdata, coded as in the fit (levels, contrasts, ``scale()``, ``poly()``)."""
+        return self.design.model_matrix(newdata)[self.design.fixed_names].to_numpy()
+
+    def _predict_new(self, newdata, masks, allow_new_levels):
+        """``offset + X beta + Z b`` on newdata, with the random effects that ``masks`` select."""
+        eta = self._new_fixed_matrix(newdata) @ self.beta + self.design.offset_on(newdata)
+        for term, effects, mask in zip(self.design.terms, self._term_blocks(self.b), masks):
+            if not mask.any():
+                continue
             groups = grouping_factor(term.group, newdata).astype(str)
             position = {level: i for i, level in enumerate(term.levels)}
             new = sorted(set(groups) - set(position))
@@ -241,7 +297,7 @@ class MixedModel:
             rows = model_matrix(term.lhs, newdata, state=self.design.state)[term.names].to_numpy()
             index = np.array([position.get(g, -1) for g in groups])
             contribution = np.where(index[:, None] >= 0, effects[np.maximum(index, 0)], 0.0)
-            eta = eta + np.sum(rows * contribution, axis=1)
+            eta = eta + np.sum(rows * contribution * mask, axis=1)
         return eta
 
     def fitted(self):

@@ -51,8 +51,15 @@ def reductions(term):
     return out
 
 
-def lm_loglik(y, X, REML):
-    """R's ``logLik.lm`` (REML or ML) and its number of parameters, p + 1."""
+def lm_loglik(y, X, REML, weights=None):
+    """R's ``logLik.lm`` (REML or ML) and its number of parameters, p + 1.
+
+    With prior weights w the model is fitted to ``sqrt(w) y`` and ``sqrt(w) X``, and the
+    log-likelihood gains ``sum(log w) / 2`` (R's ``logLik.lm`` of a weighted fit)."""
+    log_det_w = 0.0
+    if weights is not None:
+        sqrt_w = np.sqrt(weights)
+        y, X, log_det_w = sqrt_w * y, sqrt_w[:, None] * X, np.sum(np.log(weights))
     n, p = X.shape
     if p:
         Q, R = np.linalg.qr(X)
@@ -61,8 +68,9 @@ def lm_loglik(y, X, REML):
         R, rss = np.zeros((0, 0)), np.sum(y**2)
     if REML:
         nu = n - p
-        return -nu / 2 * (1 + np.log(2 * np.pi * rss / nu)) - np.sum(np.log(np.abs(np.diag(R)))), p + 1
-    return -n / 2 * (1 + np.log(2 * np.pi * rss / n)), p + 1
+        return (-nu / 2 * (1 + np.log(2 * np.pi * rss / nu)) - np.sum(np.log(np.abs(np.diag(R))))
+                + log_det_w / 2), p + 1
+    return -n / 2 * (1 + np.log(2 * np.pi * rss / n)) + log_det_w / 2, p + 1
 
 
 def _refit(model, random):
@@ -74,9 +82,11 @@ def _refit(model, random):
     from .lmm import LinearMixedModel
     X = model.design.X
     if not random:
-        return lm_loglik(model.pls.y, X.to_numpy(dtype=float), model.REML)
-    design = Design(str(Formula(model.design.formula.response, model.design.formula.fixed, tuple(random))),
-                    model.design.data)
+        return lm_loglik(model.pls.y, X.to_numpy(dtype=float), model.REML, model.pls.weights)
+    formula = model.design.formula
+    design = Design(str(Formula(formula.response, formula.fixed, tuple(random), formula.offsets)),
+                    model.design.data, offset=model.design.offset_argument,
+                    extra_columns=["(weights)"] if model.pls.weights is not None else ())
     design.X = X
     fit = LinearMixedModel(design, REML=model.REML)
     return fit.loglik(), fit.df

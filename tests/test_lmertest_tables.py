@@ -275,3 +275,24 @@ def test_glmms_are_refused_with_a_clear_error():
         ml.ls_means(g, "period")
     with pytest.raises(ValueError, match="ranova is for linear mixed models"):
         ml.ranova(g)
+
+
+RANOVA_WEIGHTS = json.loads((Path(__file__).parent / "fixtures" / "ranova_weights_offset.json").read_text())
+RANOVA_WEIGHTS_FITS = {
+    "weights_offset_slopes": ("Reaction ~ Days + offset(t) + (Days | Subject)", True),
+    "weights_intercept": ("Reaction ~ Days + (1 | Subject)", True),
+    "weights_slopes_ml": ("Reaction ~ Days + (Days | Subject)", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RANOVA_WEIGHTS_FITS))
+def test_ranova_refits_keep_prior_weights_and_offsets(case):
+    """The reduced models (and the linear model without random terms) keep the weights and the offset."""
+    d = ml.load_dataset("sleepstudy")
+    d = d.assign(w=1 + d.Days % 3, t=np.log1p(d.Days))
+    formula, reml = RANOVA_WEIGHTS_FITS[case]
+    table = ml.ranova(ml.lmer(formula, d, REML=reml, weights="w"))
+    ref = RANOVA_WEIGHTS[case]
+    assert list(table.index) == ref["rows"]
+    assert list(table["npar"]) == ref["npar"]
+    np.testing.assert_allclose(table["logLik"], ref["logLik"], rtol=1e-6)
