@@ -345,7 +345,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         proportions (weights= responses), or numbers of successes (cbind responses; the
         numbers of trials stay those of the data).
         """
-        rng = np.random.default_rng(seed)
+        draws = self._simulate_array(nsim, np.random.default_rng(seed), use_u)
+        return pd.DataFrame(draws, index=self.design.data.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def _simulate_array(self, nsim, rng, use_u=False):
+        """``simulate``'s draws as an (nobs, nsim) array: what :meth:`refit` takes (the parametric bootstrap)."""
         fixed = self.pirls.offset + self.design.X.to_numpy() @ self.beta
         if use_u:
             eta = np.repeat((fixed + self._Z @ self.b)[:, None], nsim, axis=1)
@@ -355,7 +359,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         draws = self._family.simulate(self._family.linkinv(eta), self.resp.wt, rng)
         if self.resp.kind == "cbind":
             draws = np.round(draws * self.resp.n[:, None])
-        return pd.DataFrame(draws, index=self.design.data.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+        return draws
 
     def refit(self, newresponse, check_convergence=False):
         """The same model fitted to a new response (as returned by :meth:`simulate`), as lme4's ``refit``."""

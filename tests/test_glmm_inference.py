@@ -1,0 +1,196 @@
+"""GLMM inference against lme4 1.1-31 on cbpp, and models without fixed effects.
+
+Reference: tests/fixtures/glmm_inference.json, written by tests/fixtures/glmm_inference.R.
+
+* Profile intervals (lme4's ``confint(fit, method = "profile")``).  lme4 inverts a spline
+  through a coarse grid of profile points, so its ends carry the spline's error; the R script
+  also finds the exact roots of lme4's own profile (``zeta = -+1.96``, lme4's deviance
+  function, tight BOBYQA, ``uniroot`` to 1e-10).  Ends agree with those exact roots to 1e-4
+  relative, and so do lme4's printed (spline) ends, whose own error here is below 8e-6.
+* Parametric bootstrap.  Bootstrap replicates are random, and R's and numpy's generators
+  differ, so the two libraries' replicates are compared as samples: means and standard
+  deviations within 4 Monte Carlo standard errors, two-sample Kolmogorov-Smirnov tests, and
+  percentile ends within the distribution-free uncertainty of a sample quantile.  The
+  deterministic parts are compared exactly: refits of responses simulated by lme4, and the
+  percentile intervals computed from lme4's own replicates.
+"""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import mixedlite as ml
+
+REF = json.loads((Path(__file__).parent / "fixtures" / "glmm_inference.json").read_text())
+CBPP_FORMULA = REF["formula"]
+PROFILE_RTOL = 1e-4
+N_BOOT = 200
+BOOT_SEED = 2026
+
+
+@pytest.fixture(scope="module")
+def cbpp():
+    return ml.load_dataset("cbpp")
+
+
+@pytest.fixture(scope="module")
+def gfit(cbpp):
+    return ml.glmer(CBPP_FORMULA, cbpp, family="binomial")
+
+
+def parameters(model):
+    """sd of the herd effect, then the fixed effects (the rows of lme4's confint)."""
+    return np.r_[model.varcorr()["sdcor"].to_numpy(), model.beta]
+
+
+# ---------------------------------------------------------------- profile intervals
+
+@pytest.fixture(scope="module")
+def profile_ci(gfit):
+    return gfit.confint(method="profile")
+
+
+def test_profile_rows_are_lme4s(profile_ci):
+    assert list(profile_ci.index) == REF["names"]
+    assert list(profile_ci.columns) == ["2.5 %", "97.5 %"]
+
+
+def test_profile_ends_match_the_exact_roots_of_lme4s_profile(profile_ci):
+    exact = np.array(REF["profile_exact"]["ends"])
+    np.testing.assert_allclose(profile_ci.to_numpy(), exact, rtol=PROFILE_RTOL)
+
+
+def test_profile_ends_match_lme4s_printed_ends(profile_ci):
+    """lme4's spline ends (fitted with default and with tight tolerances) are within 8e-6 of
+    its exact roots here (the fixture's ``zeta_at_spline_ends`` is -+1.95993 to -+1.95997)."""
+    for key in ("profile_spline", "profile_spline_tight"):
+        np.testing.assert_allclose(profile_ci.to_numpy(), REF[key], rtol=PROFILE_RTOL)
+
+
+def test_profile_of_the_deviance_at_the_optimum_is_the_fits_deviance(gfit):
+    from mixedlite.profile import GlmmProfile
+    prof = GlmmProfile(gfit)
+    assert prof.deviance(prof.opt) == pytest.approx(gfit.objective, rel=1e-12)
+    assert gfit.objective == pytest.approx(REF["fit"]["deviance"], rel=1e-5)
+
+
+def test_profile_of_selected_parameters_and_level(gfit, profile_ci):
+    ci = gfit.confint(parm=["period2"], method="profile")
+    assert list(ci.index) == ["period2"]
+    np.testing.assert_allclose(ci.to_numpy(), profile_ci.loc[["period2"]].to_numpy(), rtol=1e-7)
+    narrow = gfit.confint(parm="theta_", method="profile", level=0.5)
+    assert list(narrow.columns) == ["25 %", "75 %"]
+    assert profile_ci.iloc[0, 0] < narrow.iloc[0, 0] < gfit.varcorr()["sdcor"][0] < narrow.iloc[0, 1]
+
+
+def test_profile_needs_the_deviance_of_beta(cbpp):
+    fast = ml.glmer(CBPP_FORMULA, cbpp, family="binomial", nAGQ=0)
+    with pytest.raises(ValueError, match="refit with nAGQ=1"):
+        fast.confint(method="profile")
+
+
+# ---------------------------------------------------------------- parametric bootstrap
+
+def test_refits_of_lme4s_simulated_responses_match_lme4(gfit):
+    """The refit step of the bootstrap, on the same responses as lme4 (simulated in R).
+
+    Deviances agree to 1e-5 relative and estimates to 1e-3, the GLMM tolerances of
+    tests/test_glmm.py: lme4's refit starts PIRLS from another linear predictor (``lp0``),
+    and its PIRLS stopping rule (``tolPwrss``) makes the deviance depend on that start by up
+    to ~5e-4 (measured here: deviances differ by -1.3e-4 to 5.4e-4, estimates by at most 6e-4).
+    """
+    for case in REF["refits"].values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # some replicates are singular fits
+            refit = gfit.refit(np.array(case["successes"], dtype=float))
+        assert refit.objective == pytest.approx(case["deviance"], rel=1e-5)
+        expected = np.r_[case["theta"], case["beta"]]
+        np.testing.assert_allclose(parameters(refit), expected, rtol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def boot(gfit):
+    return ml.bootmer(gfit, lambda m: pd.Series(parameters(m), index=REF["names"]), nsim=N_BOOT, seed=BOOT_SEED,
+                      progress=False)
+
+
+def test_bootstrap_is_seeded(gfit):
+    a = ml.bootmer(gfit, lambda m: m.fixef(), nsim=3, seed=4, progress=False)
+    b = ml.bootmer(gfit, lambda m: m.fixef(), nsim=3, seed=4, progress=False)
+    pd.testing.assert_frame_equal(a.t, b.t)
+    pd.testing.assert_series_equal(a.t0, gfit.fixef().astype(float))
+
+
+def test_bootstrap_moments_match_lme4s(boot):
+    """Means and SDs of the replicates within 4 Monte Carlo standard errors of lme4's 1000.
+
+    SE of a difference of means: sqrt(s1^2/n1 + s2^2/n2).  SE of log(sd): about
+    sqrt(kappa / (4 n)), kappa = the kurtosis factor (m4 / s^4 - 1; 2 for a normal sample),
+    estimated from the pooled replicates.
+    """
+    ours, theirs = boot.t.to_numpy(), np.array(REF["boot"]["t"])
+    n1, n2 = len(ours), len(theirs)
+    se_mean = np.sqrt(ours.var(axis=0, ddof=1) / n1 + theirs.var(axis=0, ddof=1) / n2)
+    assert np.all(np.abs(ours.mean(axis=0) - theirs.mean(axis=0)) < 4 * se_mean)
+    pooled = np.vstack([ours, theirs])
+    kappa = stats.kurtosis(pooled, axis=0, fisher=False) - 1
+    se_log_sd = np.sqrt(kappa / (4 * n1) + kappa / (4 * n2))
+    log_ratio = np.log(ours.std(axis=0, ddof=1) / theirs.std(axis=0, ddof=1))
+    assert np.all(np.abs(log_ratio) < 4 * se_log_sd)
+    np.testing.assert_allclose(boot.t0, REF["fit"]["params"], rtol=1e-3)
+
+
+def test_bootstrap_distribution_matches_lme4s(boot):
+    ours, theirs = boot.t.to_numpy(), np.array(REF["boot"]["t"])
+    for j, name in enumerate(REF["names"]):
+        assert stats.ks_2samp(ours[:, j], theirs[:, j]).pvalue > 1e-3, name
+
+
+def test_percentile_intervals_of_lme4s_replicates_are_lme4s():
+    """boot.ci(type = "perc") on lme4's own replicates: the same seed gives confint the same t."""
+    from mixedlite.bootstrap import percentile_interval
+    t = np.array(REF["boot"]["t"])
+    ours = np.array([percentile_interval(t[:, j], np.array([0.025, 0.975])) for j in range(t.shape[1])])
+    np.testing.assert_allclose(ours, REF["boot"]["ci"], rtol=1e-10)
+
+
+def _quantile_band(sample, p, z=3.29):
+    """Distribution-free 99.9% interval for the p-quantile: order statistics n p -+ z sqrt(n p (1 - p))."""
+    x, n = np.sort(sample), len(sample)
+    half = z * np.sqrt(n * p * (1 - p))
+    lo, hi = int(np.floor(n * p - half)), int(np.ceil(n * p + half))
+    return x[max(lo, 0)], x[min(hi, n - 1)]
+
+
+def test_boot_confint_matches_lme4s_within_monte_carlo_error(gfit, boot):
+    ci = gfit.confint(method="boot", nsim=N_BOOT, seed=BOOT_SEED, progress=False)
+    assert list(ci.index) == REF["names"] and list(ci.columns) == ["2.5 %", "97.5 %"]
+    pd.testing.assert_frame_equal(ci, boot.confint())                 # the same seed, the same replicates
+    theirs, ours_t = np.array(REF["boot"]["t"]), boot.t.to_numpy()
+    for j, name in enumerate(REF["names"]):
+        for side, p in enumerate((0.025, 0.975)):
+            a, b = _quantile_band(ours_t[:, j], p), _quantile_band(theirs[:, j], p)
+            assert a[0] <= b[1] and b[0] <= a[1], (name, p)        # the two bands overlap
+            assert a[0] <= ci.iloc[j, side] <= a[1]
+            assert b[0] <= REF["boot"]["ci"][j][side] <= b[1]
+
+
+# ---------------------------------------------------------------- anova of GLMMs
+
+def test_anova_of_glmms_checks_the_response(cbpp, gfit):
+    small = ml.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp, family="binomial")
+    assert ml.anova(small, gfit)["Df"].iloc[1] == 3
+    other = cbpp.assign(incidence=cbpp["incidence"].where(cbpp.index != 0, 0))
+    changed = ml.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", other, family="binomial")
+    with pytest.raises(ValueError, match="same response"):
+        ml.anova(changed, gfit)
+    more_trials = ml.glmer("cbind(incidence, size + 1 - incidence) ~ 1 + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(ValueError, match="same response"):
+        ml.anova(more_trials, gfit)
+    shorter = ml.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp.iloc[:50], family="binomial")
+    with pytest.raises(ValueError, match="same size of dataset"):
+        ml.anova(shorter, gfit)
