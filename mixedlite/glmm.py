@@ -238,7 +238,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         else:
             h = inv[k:, k:]
             v = h + h.T
-            bad = np.linalg.eigvalsh(v).min() <= 0
+            bad = len(v) > 0 and np.linalg.eigvalsh(v).min() <= 0
         if bad:
             warnings.warn("variance-covariance matrix computed from finite-difference Hessian is not positive "
                           "definite or contains NA values: falling back to var-cov estimated from RX",

@@ -194,3 +194,66 @@ def test_anova_of_glmms_checks_the_response(cbpp, gfit):
     shorter = ml.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp.iloc[:50], family="binomial")
     with pytest.raises(ValueError, match="same size of dataset"):
         ml.anova(shorter, gfit)
+
+
+# ---------------------------------------------------------------- no fixed effects
+
+@pytest.fixture(scope="module")
+def lmer0():
+    return ml.lmer(REF["no_fixed"]["lmer"]["formula"], ml.load_dataset("sleepstudy"))
+
+
+@pytest.fixture(scope="module")
+def glmer0(cbpp):
+    return ml.glmer(REF["no_fixed"]["glmer"]["formula"], cbpp, family="binomial")
+
+
+def test_lmer_without_fixed_effects_matches_lme4(lmer0):
+    ref = REF["no_fixed"]["lmer"]
+    assert lmer0.REML is ref["REML"] is False                    # with p = 0 lme4 fits by ML
+    assert lmer0.objective == pytest.approx(ref["deviance"], rel=1e-5)
+    np.testing.assert_allclose(lmer0.theta, ref["theta"], rtol=1e-4)
+    assert lmer0.sigma == pytest.approx(ref["sigma"], rel=1e-4)
+    np.testing.assert_allclose(lmer0.ranef()["Subject"].head(6), ref["ranef_head"], rtol=1e-4)
+
+
+def test_summary_without_fixed_effects(lmer0, glmer0):
+    for text in (str(lmer0.summary()), str(lmer0.summary(ddf="Satterthwaite")), str(glmer0.summary())):
+        assert "Fixed effects" not in text and "Correlation of Fixed Effects" not in text
+        assert text.rstrip().splitlines()[-1].startswith("Number of obs:")
+    assert str(lmer0.summary()).startswith("Linear mixed model fit by maximum likelihood")
+    assert "  1840.8   1853.6   -916.4   1832.8      176" in str(lmer0.summary())   # lme4's line
+    assert "   238.7    240.8   -118.4    236.7       55" in str(glmer0.summary())
+    assert lmer0.summary().coefficients.empty and glmer0.summary().coefficients.empty
+
+
+def test_accessors_without_fixed_effects(lmer0, glmer0, cbpp):
+    sleep = ml.load_dataset("sleepstudy")
+    lmer_rows = ["sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject", "sd_Days|Subject", "sigma"]
+    for m, data, rows in ((lmer0, sleep, lmer_rows), (glmer0, cbpp, ["sd_(Intercept)|herd"])):
+        assert m.fixef().empty and m.vcov().shape == (0, 0)
+        ranef = next(iter(m.ranef().values()))
+        pd.testing.assert_frame_equal(next(iter(m.coef().values())), ranef)
+        np.testing.assert_allclose(m.predict(re_form="~0"), 0.0)
+        conditional = m.predict(newdata=data.head(3))
+        np.testing.assert_allclose(conditional, m.predict().head(3))
+        wald = m.confint()
+        assert list(wald.index) == rows and wald.isna().all().all()     # no Wald intervals for variances
+    np.testing.assert_allclose(glmer0.predict(newdata=cbpp.head(2), re_form="~0", type="response"), 0.5)
+    ref = REF["no_fixed"]["glmer"]
+    assert glmer0.loglik() == pytest.approx(ref["logLik"], rel=1e-5)
+    np.testing.assert_allclose(glmer0.theta, ref["theta"], rtol=1e-4)
+    np.testing.assert_allclose(glmer0.ranef()["herd"]["(Intercept)"], ref["ranef"], atol=1e-3)
+
+
+def test_inference_without_fixed_effects(lmer0, glmer0, cbpp):
+    ref = REF["no_fixed"]["lmer"]
+    profile = lmer0.confint(method="profile")
+    assert list(profile.index) == ref["profile_names"]
+    np.testing.assert_allclose(profile.to_numpy(), ref["profile"], rtol=1e-3)   # issue 3's tolerance for lmer
+    table = ml.anova(lmer0, ml.lmer("Reaction ~ 1 + (Days | Subject)", ml.load_dataset("sleepstudy")), quiet=True)
+    assert table["Df"].iloc[1] == 1
+    with_intercept = ml.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp, family="binomial")
+    assert ml.anova(glmer0, with_intercept)["Df"].iloc[1] == 1
+    boot = glmer0.confint(method="boot", nsim=4, seed=1, progress=False)
+    assert list(boot.index) == ["sd_(Intercept)|herd"] and boot.notna().all().all()
