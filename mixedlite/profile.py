@@ -24,11 +24,15 @@ deviations and correlations.  Every parameter -- variance parameters and fixed e
 is profiled the same way: held fixed while the deviance is minimised over all the others.
 """
 import copy
+import warnings
 
 import numpy as np
 from scipy import optimize, stats
 
+from .diagnostics import ConvergenceWarning
 from .optimize import minimize
+
+LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
 
 
 # ------------------------------------------------------------ the sd / cor scale
@@ -167,9 +171,13 @@ class Profile:
 
 def profiled_zeta(deviance, opt, lower, upper, w, base):
     """zeta(x) for parameter w of ``deviance(pars)``: the deviance minimised over the other
-    parameters with ``pars[w] = x`` (BOBYQA, each search started where the last one ended)."""
+    parameters with ``pars[w] = x`` (BOBYQA, each search started where the last one ended).
+
+    A deviance below the fit's means the fit stopped short of its optimum (lme4 stops with
+    "profiling detected new, lower deviance"): warned once, as the intervals are then unreliable.
+    """
     others = np.arange(len(opt)) != w
-    state = {"start": opt[others].copy()}
+    state = {"start": opt[others].copy(), "warned": False}
 
     def zeta(x):
         def f(y):
@@ -184,6 +192,11 @@ def profiled_zeta(deviance, opt, lower, upper, w, base):
             state["start"], value = result.x, result.fun
         else:
             value = f(np.zeros(0))
+        if value < base - LOWER_DEVIANCE_TOL and not state["warned"]:
+            state["warned"] = True
+            warnings.warn(f"profiling found a deviance {base - value:.3g} below the fit's ({base:.8g}): the fit "
+                          "stopped short of its optimum, so these intervals are unreliable. Refit (another "
+                          "optimizer, or a larger maxeval) and profile again", ConvergenceWarning, stacklevel=2)
         return np.sign(x - opt[w]) * np.sqrt(max(value - base, 0.0))
     return zeta
 
@@ -222,6 +235,7 @@ class GlmmProfile:
         cutoff = stats.norm.ppf(0.5 + level / 2)
         zeta = profiled_zeta(self.deviance, self.opt, self.lower, self.upper, k, self.base)
         estimate = self.opt[k]
+        zeta(estimate)  # 0 at an optimum; warns if the other parameters still lower the deviance
         scale = max(abs(estimate), 0.05) if k < self.n_variance else self.se[k - self.n_variance]
         return (_root(zeta, estimate, -1, self.lower[k], cutoff, scale),
                 _root(zeta, estimate, +1, self.upper[k], cutoff, scale))

@@ -93,6 +93,15 @@ def test_profile_needs_the_deviance_of_beta(cbpp):
         fast.confint(method="profile")
 
 
+def test_profile_of_a_fit_that_stopped_short_warns(cbpp):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        short = ml.glmer(CBPP_FORMULA, cbpp, family="binomial", maxeval=14)   # stage 2 stops after 14 steps
+    assert short.objective > REF["tight"]["deviance"] + 1e-2
+    with pytest.warns(ml.ConvergenceWarning, match="profiling found a deviance .* below the fit's"):
+        short.confint(parm="theta_", method="profile")
+
+
 # ---------------------------------------------------------------- parametric bootstrap
 
 def test_refits_of_lme4s_simulated_responses_match_lme4(gfit):
