@@ -188,6 +188,15 @@ def test_boot_confint_matches_lme4s_within_monte_carlo_error(gfit, boot):
             assert b[0] <= REF["boot"]["ci"][j][side] <= b[1]
 
 
+def test_pbmodcomp_of_glmms(cbpp, gfit):
+    small = ml.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp, family="binomial")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = ml.pbmodcomp(gfit, small, nsim=5, seed=1, progress=False)
+    assert table.loc["LRT", "stat"] == pytest.approx(ml.anova(small, gfit)["Chisq"].iloc[1], rel=1e-12)
+    assert table.loc["PBtest", "p.value"] == pytest.approx(1 / 6)   # no simulated LRT reaches 25.6 on 3 df
+
+
 # ---------------------------------------------------------------- anova of GLMMs
 
 def test_anova_of_glmms_checks_the_response(cbpp, gfit):
