@@ -76,7 +76,9 @@ def _complete_cases(data, columns):
                        f"Available columns: {', '.join(map(str, data.columns))}")
     used = data[columns]
     incomplete = used.isna().to_numpy().any(axis=1)
-    if len(data) and incomplete.all():
+    if not len(data):
+        raise ValueError("the data has no rows: check the subset or filter that produced it")
+    if incomplete.all():
         raise ValueError(_no_complete_rows_message(used))
     if incomplete.any():
         bad = [c for c in columns if used[c].isna().any()]

@@ -44,6 +44,8 @@ def test_no_complete_rows_names_the_columns_that_empty_it_together(sleep):
     with pytest.raises(ValueError, match=r"no rows are left.*every row misses a value in one of "
                                          r"Reaction \(90 of 180 missing\), Days \(90 of 180 missing\)"):
         ml.lmer("Reaction ~ Days + (1 | Subject)", holes)
+    with pytest.raises(ValueError, match="the data has no rows"):
+        ml.lmer("Reaction ~ Days + (1 | Subject)", sleep.iloc[:0])
     cbpp = ml.load_dataset("cbpp").assign(size=np.nan)
     with pytest.raises(ValueError, match="no rows are left.*size has no values at all"):
         ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
