@@ -7,7 +7,7 @@ Reference: tests/fixtures/glmm_inference.json, written by tests/fixtures/glmm_in
   through a coarse grid of profile points, so its ends carry the spline's error; the R script
   also finds the exact roots of lme4's own profile (``zeta = -+1.96``, lme4's deviance
   function, tight BOBYQA, ``uniroot`` to 1e-10).  Ends agree with those exact roots to 1e-4
-  relative (measured: 2e-7 on cbpp, 1e-6 with nAGQ = 9 and on the random slope).  On cbpp
+  relative (measured: 2e-7 on cbpp, below 1e-8 with nAGQ = 9, 1e-6 on the random slope).  On cbpp
   lme4's printed (spline) ends are within 8e-6 of its exact roots, so they are held to 1e-4
   too; on the random slope lme4's spline is off by up to 6e-3 (see that test).
 * Parametric bootstrap.  Bootstrap replicates are random, and R's and numpy's generators
