@@ -50,6 +50,9 @@ def _response(model):
     pls = getattr(model, "pls", None)
     if pls is not None:
         return np.asarray(pls.y)
+    resp = getattr(model, "resp", None)
+    if resp is not None:  # a GLMM: y and its prior weights (the trials of cbind and proportion responses)
+        return np.column_stack([resp.y, resp.wt])
     y = getattr(model, "y", None)
     return None if y is None else np.asarray(y)
 

@@ -3,9 +3,11 @@
 Parametric bootstrap of a statistic t(model):
 
 1. simulate ``y* = X beta-hat + Z Lambda(theta-hat) u* + e*``, ``u*, e* ~ N(0, sigma-hat^2 I)``
-   from the fitted model (``simulate``);
+   from the fitted model (``simulate``); for a GLMM, new ``u* ~ N(0, I)`` and then
+   ``y* | u*`` from the family (binomial successes out of the data's trials, Poisson counts)
+   at ``mu* = g^-1(X beta-hat + Z Lambda(theta-hat) u*)``, as lme4's ``simulate``;
 2. refit the same model to y* (``refit``: the structure -- X, Z, cross-products -- is reused,
-   only the response changes, and the optimiser starts from theta-hat);
+   only the response changes, and the optimiser starts from theta-hat (and beta-hat));
 3. record t(refit).  The spread of the nsim values estimates the sampling distribution of t.
 
 Percentile intervals take quantiles of the bootstrap values (``boot.ci(type = "perc")``,

@@ -139,6 +139,10 @@ def _complete_cases(data, columns):
                        f"Available columns: {', '.join(map(str, data.columns))}")
     used = data[columns]
     incomplete = used.isna().to_numpy().any(axis=1)
+    if not len(data):
+        raise ValueError("the data has no rows: check the subset or filter that produced it")
+    if incomplete.all():
+        raise ValueError(_no_complete_rows_message(used))
     if incomplete.any():
         bad = [c for c in columns if used[c].isna().any()]
         warnings.warn(f"dropped {int(incomplete.sum())} of {len(data)} rows with missing values in "
@@ -153,6 +157,21 @@ def _complete_cases(data, columns):
         elif is_factor(values):
             frame[column] = as_factor(values)
     return frame
+
+
+def _no_complete_rows_message(used):
+    """Every row has a missing value: name the columns that leave no row, and how many each misses."""
+    counts = used.isna().sum()
+    empty = [c for c in used.columns if counts[c] == len(used)]
+    partly = [f"{c} ({counts[c]} of {len(used)} missing)" for c in used.columns if 0 < counts[c] < len(used)]
+    if empty:
+        cause = f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no values at all"
+        if partly:
+            cause += f"; also missing: {', '.join(partly)}"
+    else:
+        cause = f"every row misses a value in one of {', '.join(partly)}"
+    return (f"no rows are left after removing rows with missing values (as lme4's na.omit): {cause}. "
+            "Fill in the missing values, or remove these variables from the formula")
 
 
 def _drop_aliased_columns(X):

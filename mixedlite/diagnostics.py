@@ -90,6 +90,8 @@ def check_hessian(hessian, tol=HESSIAN_TOL, kind=""):
     """lme4's Hessian check; returns a list of messages."""
     label = f" {kind}" if kind else ""
     eigenvalues = np.linalg.eigvalsh(hessian)
+    if not eigenvalues.size:  # no parameters (a model without fixed effects): nothing to check
+        return []
     negative = int(np.sum(eigenvalues < -tol))
     if negative:
         return [f"Model failed to converge: degenerate{label} Hessian with {negative} negative eigenvalues"]

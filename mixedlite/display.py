@@ -144,10 +144,12 @@ def groups_text(model):
 
 def format_summary(model, header, table, scaled_residuals):
     """lme4's summary layout: the header lines, then the scaled residuals, random effects,
-    fixed effects (``table``), their correlations and any convergence messages."""
+    fixed effects (``table``; left out when there are none), their correlations and any
+    convergence messages."""
     lines = header + ["", residual_quantiles_text(scaled_residuals), "", "Random effects:",
-                      random_effects_text(model.varcorr()), groups_text(model), "", "Fixed effects:",
-                      coefficient_text(table)]
+                      random_effects_text(model.varcorr()), groups_text(model)]
+    if len(model.beta):  # a model without fixed effects (y ~ 0 + (x | g)) has no table, as lme4
+        lines += ["", "Fixed effects:", coefficient_text(table)]
     if 1 < len(model.beta) <= 12:
         lines += ["", "Correlation of Fixed Effects:", correlation_text(model.vcov())]
     lines += list(model.convergence)

@@ -238,7 +238,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         else:
             h = inv[k:, k:]
             v = h + h.T
-            bad = np.linalg.eigvalsh(v).min() <= 0
+            bad = len(v) > 0 and np.linalg.eigvalsh(v).min() <= 0
         if bad:
             warnings.warn("variance-covariance matrix computed from finite-difference Hessian is not positive "
                           "definite or contains NA values: falling back to var-cov estimated from RX",
@@ -334,7 +334,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         proportions (weights= responses), or numbers of successes (cbind responses; the
         numbers of trials stay those of the data).
         """
-        rng = np.random.default_rng(seed)
+        draws = self._simulate_array(nsim, np.random.default_rng(seed), use_u)
+        return pd.DataFrame(draws, index=self.design.data.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def _simulate_array(self, nsim, rng, use_u=False):
+        """``simulate``'s draws as an (nobs, nsim) array: what :meth:`refit` takes (the parametric bootstrap)."""
         fixed = self.pirls.offset + self.design.X.to_numpy() @ self.beta
         if use_u:
             eta = np.repeat((fixed + self._Z @ self.b)[:, None], nsim, axis=1)
@@ -344,7 +348,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         draws = self._family.simulate(self._family.linkinv(eta), self.resp.wt, rng)
         if self.resp.kind == "cbind":
             draws = np.round(draws * self.resp.n[:, None])
-        return pd.DataFrame(draws, index=self.design.data.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+        return draws
 
     def refit(self, newresponse, check_convergence=False):
         """The same model fitted to a new response (as returned by :meth:`simulate`), as lme4's ``refit``."""

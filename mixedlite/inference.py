@@ -108,5 +108,6 @@ def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, pr
 def _all_parameters(model):
     """sd/cor parameters, sigma and fixed effects of a fit, with lme4's oldNames=FALSE names."""
     from .profile import theta_to_sdcor
-    values = np.r_[theta_to_sdcor(model.design, model._theta, model.sigma), model.beta]
+    sdcor = theta_to_sdcor(model.design, model._theta, model.sigma)
+    values = np.r_[sdcor if model._has_residual else sdcor[:-1], model.beta]  # GLMMs have no sigma
     return pd.Series(values, index=_parameter_names(model))

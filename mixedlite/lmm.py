@@ -297,7 +297,7 @@ class LinearMixedModel(MixedModel):
 
     def __init__(self, design, REML=True, optimizer="bobyqa", maxeval=100_000, start=None,
                  check_convergence=True, pls=None, initial_step=None):
-        self.design, self.REML = design, bool(REML)
+        self.design, self.REML = design, bool(REML) and design.X.shape[1] > 0  # p = 0: REML is ML, as lme4
         self.pls = pls if pls is not None else PenalizedLeastSquares(design, _numeric_response(design))
         self._Z = self.pls.Z
         start = design.theta_start if start is None else np.asarray(start, dtype=float)

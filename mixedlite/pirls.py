@@ -143,7 +143,7 @@ class PIRLS:
             Srr[np.diag_indices_from(Srr)] += 1.0
             blocks_S.append(Srr)
             blocks_B.append(Br1)
-        if with_beta:
+        if with_beta and self.p:                                # no columns in X: nothing to add
             Xw = self.X * w[:, None]
             Bx1 = np.stack([np.bincount(self.codes1, Xw[:, j] * R1[:, a], levels)    # X' W Z1 Lambda1
                             for j in range(self.p) for a in range(p1)]).reshape(self.p, p1, levels).transpose(0, 2, 1)

@@ -17,13 +17,22 @@ for a fixed effect beta_j the model is refitted by ML with ``x_j beta_j`` as an 
 lme4 interpolates zeta by a spline through the profile and inverts it; we find the two roots
 of ``zeta(psi) = -+1.96`` directly (Brent's method).  An interval that reaches a bound
 (a standard deviation of 0, a correlation of +-1) ends at the bound, as in lme4.
+
+GLMMs (lme4's ``profile.glmerMod``): there is no sigma, and the deviance is the glmer fit's
+own stage-2 deviance (Laplace or AGQ) at ``(theta, beta)``, with ``theta`` from the standard
+deviations and correlations.  Every parameter -- variance parameters and fixed effects alike --
+is profiled the same way: held fixed while the deviance is minimised over all the others.
 """
 import copy
+import warnings
 
 import numpy as np
 from scipy import optimize, stats
 
+from .diagnostics import ConvergenceWarning
 from .optimize import minimize
+
+LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
 
 
 # ------------------------------------------------------------ the sd / cor scale
@@ -125,24 +134,7 @@ class Profile:
 
     def variance_zeta(self, w):
         """zeta as a function of variance parameter w (the others minimised, warm-started)."""
-        others = np.arange(len(self.opt)) != w
-        state = {"start": self.opt[others].copy()}
-
-        def zeta(x):
-            def f(y):
-                pars = self.opt.copy()
-                pars[w], pars[others] = x, y
-                return self.deviance(pars)
-            start = np.clip(state["start"], self.lower[others], self.upper[others])
-            if others.any():
-                step = 0.1 * np.maximum(np.abs(start), 0.05)
-                result = minimize(f, start, self.lower[others], self.upper[others], xtol_abs=1e-10, ftol_abs=1e-12,
-                                  initial_step=step)
-                state["start"], value = result.x, result.fun
-            else:
-                value = f(np.zeros(0))
-            return np.sign(x - self.opt[w]) * np.sqrt(max(value - self.base, 0.0))
-        return zeta
+        return profiled_zeta(self.deviance, self.opt, self.lower, self.upper, w, self.base)
 
     def fixed_zeta(self, j):
         """zeta as a function of fixed effect j: ML refit with ``x_j beta_j`` as an offset."""
@@ -177,6 +169,78 @@ class Profile:
         return (_root(zeta, estimate, -1, lower, cutoff, scale), _root(zeta, estimate, +1, upper, cutoff, scale))
 
 
+def profiled_zeta(deviance, opt, lower, upper, w, base):
+    """zeta(x) for parameter w of ``deviance(pars)``: the deviance minimised over the other
+    parameters with ``pars[w] = x`` (BOBYQA, each search started where the last one ended).
+
+    A deviance below the fit's means the fit stopped short of its optimum (lme4 stops with
+    "profiling detected new, lower deviance"): warned once, as the intervals are then unreliable.
+    """
+    others = np.arange(len(opt)) != w
+    state = {"start": opt[others].copy(), "warned": False}
+
+    def zeta(x):
+        def f(y):
+            pars = opt.copy()
+            pars[w], pars[others] = x, y
+            return deviance(pars)
+        start = np.clip(state["start"], lower[others], upper[others])
+        if others.any():
+            step = 0.1 * np.maximum(np.abs(start), 0.05)
+            result = minimize(f, start, lower[others], upper[others], xtol_abs=1e-10, ftol_abs=1e-12,
+                              initial_step=step)
+            state["start"], value = result.x, result.fun
+        else:
+            value = f(np.zeros(0))
+        if value < base - LOWER_DEVIANCE_TOL and not state["warned"]:
+            state["warned"] = True
+            warnings.warn(f"profiling found a deviance {base - value:.3g} below the fit's ({base:.8g}): the fit "
+                          "stopped short of its optimum, so these intervals are unreliable. Refit (another "
+                          "optimizer, or a larger maxeval) and profile again", ConvergenceWarning, stacklevel=2)
+        return np.sign(x - opt[w]) * np.sqrt(max(value - base, 0.0))
+    return zeta
+
+
+class GlmmProfile:
+    """zeta functions of a glmer fit (lme4's ``profile`` of a ``glmerMod``), and their roots.
+
+    Parameters: the standard deviations and correlations of the random effects (no sigma),
+    then the fixed effects.  The deviance at ``pars`` is the fit's stage-2 deviance
+    (``deviance_function``) at ``theta = sdcor_to_theta(sd, cor)`` and ``beta``.
+    """
+
+    def __init__(self, model):
+        if model.nAGQ == 0:
+            raise ValueError("profile intervals need the deviance of (theta, beta): refit with nAGQ=1 "
+                             "(the Laplace approximation) or nAGQ > 1; nAGQ=0 estimates beta inside PIRLS")
+        self.model, self.design = model, model.design
+        self.base = model.objective
+        self.n_variance = len(sdcor_names(model))
+        self.opt = np.r_[theta_to_sdcor(self.design, model._theta, 1.0)[:-1], model.beta]
+        lower, upper = _bounds(self.design)
+        p = len(model.beta)
+        self.lower = np.r_[lower[:-1], np.full(p, -np.inf)]
+        self.upper = np.r_[upper[:-1], np.full(p, np.inf)]
+        self.names = sdcor_names(model) + list(self.design.fixed_names)
+        self.se = np.sqrt(np.diag(model._vcov))
+
+    def deviance(self, pars):
+        """The Laplace (or AGQ) deviance at (sd, cor, beta): lme4's ``devfun2`` for a GLMM."""
+        k = self.n_variance
+        theta = sdcor_to_theta(self.design, np.r_[pars[:k], 1.0])
+        return self.model.deviance_function(np.r_[theta, pars[k:]])
+
+    def interval(self, k, level=0.95):
+        """The profile interval of parameter k (index into ``names``)."""
+        cutoff = stats.norm.ppf(0.5 + level / 2)
+        zeta = profiled_zeta(self.deviance, self.opt, self.lower, self.upper, k, self.base)
+        estimate = self.opt[k]
+        zeta(estimate)  # 0 at an optimum; warns if the other parameters still lower the deviance
+        scale = max(abs(estimate), 0.05) if k < self.n_variance else self.se[k - self.n_variance]
+        return (_root(zeta, estimate, -1, self.lower[k], cutoff, scale),
+                _root(zeta, estimate, +1, self.upper[k], cutoff, scale))
+
+
 def _root(zeta, estimate, direction, bound, cutoff, scale):
     """Where ``zeta = direction * cutoff``, searching outward from the estimate; the bound if never."""
     inner, step = estimate, 0.25 * scale
@@ -196,6 +260,6 @@ def _root(zeta, estimate, direction, bound, cutoff, scale):
 
 def profile_confint(model, parm=None, level=0.95):
     """Profile intervals for the parameters named in ``parm`` (default: all), in lme4's order."""
-    prof = Profile(model)
+    prof = Profile(model) if hasattr(model, "pls") else GlmmProfile(model)
     chosen = range(len(prof.names)) if parm is None else [prof.names.index(p) for p in parm]
     return [prof.names[k] for k in chosen], np.array([prof.interval(k, level) for k in chosen])

@@ -28,6 +28,28 @@ def test_missing_values_are_dropped_and_counted(sleep):
     np.testing.assert_allclose(m.fixef(), reference.fixef(), rtol=1e-10)
 
 
+
+def test_no_complete_rows_names_the_empty_column(sleep):
+    holes = sleep.assign(dose=np.nan)
+    holes.loc[::2, "Days"] = np.nan
+    with pytest.raises(ValueError, match=r"no rows are left after removing rows with missing values.*"
+                                         r"dose has no values at all; also missing: Days \(90 of 180 missing\)"):
+        ml.lmer("Reaction ~ Days + dose + (1 | Subject)", holes)
+
+
+def test_no_complete_rows_names_the_columns_that_empty_it_together(sleep):
+    holes = sleep.copy()
+    holes.loc[::2, "Days"] = np.nan
+    holes.loc[1::2, "Reaction"] = np.nan
+    with pytest.raises(ValueError, match=r"no rows are left.*every row misses a value in one of "
+                                         r"Reaction \(90 of 180 missing\), Days \(90 of 180 missing\)"):
+        ml.lmer("Reaction ~ Days + (1 | Subject)", holes)
+    with pytest.raises(ValueError, match="the data has no rows"):
+        ml.lmer("Reaction ~ Days + (1 | Subject)", sleep.iloc[:0])
+    cbpp = ml.load_dataset("cbpp").assign(size=np.nan)
+    with pytest.raises(ValueError, match="no rows are left.*size has no values at all"):
+        ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+
 def test_grouping_factor_with_one_level_per_observation(sleep):
     d = sleep.assign(obs=pd.Categorical(range(len(sleep))))
     with pytest.raises(ValueError, match="number of levels of each grouping factor must be < number of observations"):
