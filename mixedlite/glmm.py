@@ -219,7 +219,10 @@ class GeneralizedLinearMixedModel(MixedModel):
         included), up to ``MAX_RESTARTS`` fresh Nelder-Mead runs (lme4's stage-2 optimiser) from
         the best point, each kept only if it lowers the deviance.  On 60 randomized binomial
         ``(x | g)`` and Poisson ``(1 | g) + (1 | obs)`` fits (tests/test_optimizer.py) BOBYQA alone
-        stopped above lme4's optimum in 11; BOBYQA restarts left 1, Nelder-Mead restarts none.  Sets ``_gradient`` and ``_hessian``; returns the optimum.
+        stopped above lme4's optimum in 11; BOBYQA restarts left 1, Nelder-Mead restarts none.
+
+        Sets ``_gradient`` and ``_hessian`` (the Hessian at the last optimiser's answer: Newton
+        steps move too little to change it); returns the optimum.
         """
         f = self.deviance_function
         for restart in range(MAX_RESTARTS + 1):
