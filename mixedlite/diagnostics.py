@@ -28,6 +28,7 @@ MAX_NOBS_FOR_DERIVATIVES = 10_000  # lme4 skips the derivative checks for larger
 
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 GRADIENT_MESSAGE = "Model failed to converge with max|grad|"
+SCALED_GRADIENT_MESSAGE = "unable to evaluate scaled gradient"  # the Hessian is not positive definite
 
 
 class ConvergenceWarning(UserWarning):
@@ -89,7 +90,7 @@ def check_gradient(gradient, hessian, tol=GRADIENT_TOL):
     try:
         scaled = np.linalg.solve(np.linalg.cholesky(hessian).T, gradient)
     except np.linalg.LinAlgError:
-        return "unable to evaluate scaled gradient"
+        return SCALED_GRADIENT_MESSAGE
     smallest = np.minimum(np.abs(scaled), np.abs(gradient))
     if smallest.max() > tol:
         return (f"{GRADIENT_MESSAGE} = {smallest.max():.6g} "
@@ -130,11 +131,12 @@ def check_predictor_scales(X):
     return None
 
 
-def optimizer_message(result, maxeval, design=None):
+def optimizer_message(result, maxeval, design=None, recovered=False):
     """lme4's warning when the optimiser ran out of evaluations or broke down (None if neither).
 
     A breakdown (NLopt's roundoff limit) names the remedy: the badly scaled predictors of
-    ``design`` (see :func:`badly_scaled_predictors`), to be centred and scaled.
+    ``design`` (see :func:`badly_scaled_predictors`), to be centred and scaled.  ``recovered``:
+    restarts from the breakdown's best point converged.
     """
     if result.converged:
         return None
@@ -142,8 +144,9 @@ def optimizer_message(result, maxeval, design=None):
         names = badly_scaled_predictors(design) if design is not None else []
         remedy = (f"rescale {', '.join(names)} (centre and scale: (x - mean(x)) / sd(x)) and refit"
                   if names else "rescale the predictors (centre and scale them) or try another optimizer")
-        return (f"convergence code -4 from nloptwrap: {result.message} The best point found is returned; "
-                f"{remedy}")
+        outcome = ("Restarts from its best point converged, but the fit is fragile"
+                   if recovered else "The best point found is returned")
+        return f"convergence code -4 from nloptwrap: {result.message} {outcome}; {remedy}"
     return (f"convergence code 5 from nloptwrap: {result.message} "
             f"Increase maxeval (now {maxeval}) or try another optimizer")
 

@@ -29,9 +29,9 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from .design import Design
-from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, central_gradient,
-                          check_gradient, check_predictor_scales, convergence_messages, deriv12, optimizer_message,
-                          report)
+from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SCALED_GRADIENT_MESSAGE, SINGULAR_MESSAGE,
+                          central_gradient, check_gradient, check_predictor_scales, convergence_messages, deriv12,
+                          optimizer_message, report)
 from .formula import is_factor
 from .model import MixedModel
 from .optimize import minimize, newton_polish
@@ -277,11 +277,14 @@ class LinearMixedModel(MixedModel):
         self._Z = self.pls.Z
         start = design.theta_start if start is None else np.asarray(start, dtype=float)
         self.optinfo = self._optimize(start, optimizer, maxeval, initial_step)
+        self._breakdown = self.optinfo if self.optinfo.failed else None
         self._set_theta(self.optinfo.x, self.optinfo.fun)
         self.convergence = self._check(check_convergence, maxeval)
         for _ in range(MAX_RESTARTS):
-            # BOBYQA can stop early in a flat valley; fresh starts from where it stopped finish the job
-            if not any(m.startswith(GRADIENT_MESSAGE) for m in self.convergence):
+            # BOBYQA can stop early in a flat valley, or break down on a badly scaled criterion;
+            # fresh starts from where it stopped finish the job
+            if not (self.optinfo.failed or any(m.startswith((GRADIENT_MESSAGE, SCALED_GRADIENT_MESSAGE))
+                                               for m in self.convergence)):
                 break
             retry = self._optimize(self._theta, optimizer, maxeval, None)
             if retry.fun >= self.objective:
@@ -307,6 +310,8 @@ class LinearMixedModel(MixedModel):
         """The convergence messages of the current fit (lme4's checks; see :mod:`diagnostics`),
         after the Newton polish of the optimum where the checks compute derivatives."""
         messages = [m for m in [optimizer_message(self.optinfo, maxeval, self.design)] if m]
+        if self._breakdown is not None and not self.optinfo.failed:
+            messages.append(optimizer_message(self._breakdown, maxeval, self.design, recovered=True))
         if check_convergence:
             scale_message = check_predictor_scales(self.design.X)
             messages += [scale_message] if scale_message else []

@@ -41,19 +41,29 @@ def _badly_scaled_slope(seed, family):
 
 
 @pytest.mark.parametrize("seed, family", [(5, "gaussian"), (0, "poisson")])
-def test_roundoff_breakdown_returns_the_best_point_and_names_the_remedy(seed, family):
+def test_roundoff_breakdown_is_a_warning_that_names_the_remedy(seed, family):
+    """NLopt used to raise RoundoffLimited out of the fit.  Now: a warning naming x, and a fit
+    as good as that of the same model with x centred (a reparametrization of (x | g)).
+    lme4 1.1-31 ends at 628.932 (REML) and 674.975 (-2 logLik) on these data, far above."""
     data = _badly_scaled_slope(seed, family)
+    data["x_centred"] = data["x"] - 1000
+
+    def fit(x):
+        formula = f"y ~ {x} + ({x} | g)"
+        return ml.lmer(formula, data) if family == "gaussian" else ml.glmer(formula, data, family="poisson")
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = (ml.lmer("y ~ x + (x | g)", data) if family == "gaussian"
-             else ml.glmer("y ~ x + (x | g)", data, family="poisson"))
+        m = fit("x")
     messages = [str(w.message) for w in caught if issubclass(w.category, ml.ConvergenceWarning)]
     breakdown = [msg for msg in messages if "NLOPT_ROUNDOFF_LIMITED" in msg]
-    assert breakdown and "rescale x" in breakdown[0] and "best point found" in breakdown[0]
+    assert breakdown and "rescale x (centre and scale" in breakdown[0]
     assert breakdown[0] in m.convergence
-    assert np.isfinite(m.objective) and np.all(np.isfinite(m.fixef()))
-    if family == "gaussian":  # the best point evaluated: no worse than the start
-        assert m.objective <= m.criterion(m.design.theta_start)
+    assert np.all(np.isfinite(m.fixef()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.ConvergenceWarning)
+        centred = fit("x_centred")
+    assert m.objective <= centred.objective * (1 + OBJECTIVE_RTOL)
 
 
 def test_minimize_returns_the_best_point_when_nlopt_breaks_down(monkeypatch):
