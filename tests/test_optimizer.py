@@ -4,8 +4,9 @@
   with a ConvergenceWarning that names the remedy, instead of escaping as an exception.
 * On 60 randomized GLMMs (tests/glmm_random.py) glmer reaches lme4's optimum (the lower of lme4's
   default and tight-tolerance fits, tests/fixtures/glmm_random/lme4_fits.json from fit_lme4.R).
-* Newton steps after the optimiser land on the optimum (InstEval ML and VerbAgg, references from
-  tests/fixtures/optimum/make_optimum.R: lme4 1.1-31 default and tight tolerances).
+* Newton steps after the optimiser land on the optimum (sleepstudy ML and REML, cbpp, VerbAgg,
+  InstEval ML; references from tests/fixtures/optimum/make_optimum.R: lme4 1.1-31 default and
+  tight tolerances).
 """
 import json
 import warnings
