@@ -138,7 +138,8 @@ def newton_candidate(x, gradient, hessian, lower):
     """The Newton point ``x - H_ff^-1 g_f`` over the free coordinates f, clipped to the bounds;
     None when ``H_ff`` is not positive definite (no descent step to trust)."""
     free = free_coordinates(x, gradient, lower)
-    if not free.any() or not np.all(np.isfinite(hessian[np.ix_(free, free)])):
+    if not free.any() or not (np.all(np.isfinite(hessian[np.ix_(free, free)]))
+                              and np.all(np.isfinite(gradient[free]))):
         return None
     try:
         factor = np.linalg.cholesky(hessian[np.ix_(free, free)])

@@ -145,6 +145,16 @@ def test_newton_polish_rejects_a_step_that_does_not_lower_the_criterion():
     assert steps == 0 and x[0] == x0[0] and fx == fun(x0)
 
 
+def test_newton_polish_takes_no_step_on_non_finite_derivatives():
+    def fun(x):
+        return float(x @ x)
+
+    x0 = np.array([0.1, 0.2])
+    for g, H in ((np.array([np.nan, 0.4]), 2 * np.eye(2)), (np.array([0.2, 0.4]), np.full((2, 2), np.inf))):
+        x, fx, _, steps = newton_polish(fun, x0, fun(x0), g, H, np.full(2, -np.inf))
+        assert steps == 0 and np.array_equal(x, x0)
+
+
 def _optimum(name):
     return json.loads((FIXTURES / "optimum" / f"{name}.json").read_text())
 
