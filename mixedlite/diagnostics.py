@@ -28,6 +28,7 @@ MAX_NOBS_FOR_DERIVATIVES = 10_000  # lme4 skips the derivative checks for larger
 
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 GRADIENT_MESSAGE = "Model failed to converge with max|grad|"
+SCALED_GRADIENT_MESSAGE = "unable to evaluate scaled gradient"  # the Hessian is not positive definite
 
 
 class ConvergenceWarning(UserWarning):
@@ -71,6 +72,17 @@ def deriv12(fun, x, delta=DERIVATIVE_STEP, fx=None):
     return g, H
 
 
+def central_gradient(fun, x, delta=DERIVATIVE_STEP):
+    """The central-difference gradient alone (``2k`` evaluations), as in :func:`deriv12`."""
+    x = np.asarray(x, dtype=float)
+    g = np.zeros(len(x))
+    for j in range(len(x)):
+        step = np.zeros(len(x))
+        step[j] = delta
+        g[j] = (fun(x + step) - fun(x - step)) / (2 * delta)
+    return g
+
+
 def check_gradient(gradient, hessian, tol=GRADIENT_TOL):
     """lme4's gradient check; returns a message or None."""
     if not np.all(np.isfinite(gradient)):
@@ -78,7 +90,7 @@ def check_gradient(gradient, hessian, tol=GRADIENT_TOL):
     try:
         scaled = np.linalg.solve(np.linalg.cholesky(hessian).T, gradient)
     except np.linalg.LinAlgError:
-        return "unable to evaluate scaled gradient"
+        return SCALED_GRADIENT_MESSAGE
     smallest = np.minimum(np.abs(scaled), np.abs(gradient))
     if smallest.max() > tol:
         return (f"{GRADIENT_MESSAGE} = {smallest.max():.6g} "
@@ -121,22 +133,53 @@ def check_predictor_scales(X):
     return None
 
 
-def maxeval_message(result, maxeval):
-    """lme4's warning when the optimiser ran out of evaluations (None if it did not)."""
+def optimizer_message(result, maxeval, design=None, recovered=False):
+    """lme4's warning when the optimiser ran out of evaluations or broke down (None if neither).
+
+    A breakdown (NLopt's roundoff limit) names the remedy: the badly scaled predictors of
+    ``design`` (see :func:`badly_scaled_predictors`), to be centred and scaled.  ``recovered``:
+    restarts from the breakdown's best point converged.
+    """
     if result.converged:
         return None
+    if result.failed:
+        names = badly_scaled_predictors(design) if design is not None else []
+        remedy = (f"rescale {', '.join(names)} (centre and scale: (x - mean(x)) / sd(x)) and refit"
+                  if names else "rescale the predictors (centre and scale them) or try another optimizer")
+        outcome = ("Restarts from its best point converged, but the fit is fragile"
+                   if recovered else "The best point found is returned")
+        return f"convergence code -4 from nloptwrap: {result.message} {outcome}; {remedy}"
     return (f"convergence code 5 from nloptwrap: {result.message} "
             f"Increase maxeval (now {maxeval}) or try another optimizer")
 
 
-def convergence_messages(objective, theta, lower, nobs):
-    """All of lme4's post-fit checks of a linear mixed model; a list of messages."""
+def badly_scaled_predictors(design, limit=1e3):
+    """Continuous predictors (fixed or random-effect columns) with a mean or standard deviation
+    beyond ``limit`` (or an SD below ``1 / limit``): the usual cause of a roundoff breakdown."""
+    columns = dict(zip(design.fixed_names, np.asarray(design.X, dtype=float).T))
+    for term in design.terms:
+        columns.update(zip(term.names, np.asarray(term.rows, dtype=float).T))
+    names = []
+    for name, values in columns.items():
+        if name == "(Intercept)" or np.all(np.isin(values, (0.0, 1.0))):
+            continue
+        sd, centre = values.std(), abs(values.mean())
+        if max(sd, centre) > limit or 0 < sd < 1 / limit:
+            names.append(name)
+    return names
+
+
+def convergence_messages(objective, theta, lower, nobs, derivatives=None):
+    """All of lme4's post-fit checks of a linear mixed model; a list of messages.
+
+    ``derivatives``: the finite-difference (gradient, Hessian) at theta if already computed.
+    """
     messages = []
     singular = is_singular(theta, lower)
     if singular:
         messages.append(SINGULAR_MESSAGE)
     if nobs <= MAX_NOBS_FOR_DERIVATIVES and not singular:
-        gradient, hessian = deriv12(objective, theta)
+        gradient, hessian = derivatives if derivatives is not None else deriv12(objective, theta)
         message = check_gradient(gradient, hessian)
         if message:
             messages.append(message)

@@ -33,11 +33,12 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from .design import Design, column_or_array
-from .diagnostics import (GRADIENT_MESSAGE, SINGULAR_MESSAGE, check_predictor_scales, convergence_messages,
-                          maxeval_message, report)
+from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SCALED_GRADIENT_MESSAGE, SINGULAR_MESSAGE,
+                          central_gradient, check_gradient, check_predictor_scales, convergence_messages, deriv12,
+                          optimizer_message, report)
 from .formula import is_factor
 from .model import MixedModel
-from .optimize import minimize
+from .optimize import minimize, newton_polish
 from .terms import lambda_matrix
 
 DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries
@@ -302,11 +303,14 @@ class LinearMixedModel(MixedModel):
         self._Z = self.pls.Z
         start = design.theta_start if start is None else np.asarray(start, dtype=float)
         self.optinfo = self._optimize(start, optimizer, maxeval, initial_step)
+        self._breakdown = self.optinfo if self.optinfo.failed else None
         self._set_theta(self.optinfo.x, self.optinfo.fun)
         self.convergence = self._check(check_convergence, maxeval)
         for _ in range(MAX_RESTARTS):
-            # BOBYQA can stop early in a flat valley; fresh starts from where it stopped finish the job
-            if not any(m.startswith(GRADIENT_MESSAGE) for m in self.convergence):
+            # BOBYQA can stop early in a flat valley, or break down on a badly scaled criterion;
+            # fresh starts from where it stopped finish the job
+            if not (self.optinfo.failed or any(m.startswith((GRADIENT_MESSAGE, SCALED_GRADIENT_MESSAGE))
+                                               for m in self.convergence)):
                 break
             retry = self._optimize(self._theta, optimizer, maxeval, None)
             if retry.fun >= self.objective:
@@ -329,15 +333,35 @@ class LinearMixedModel(MixedModel):
         return result
 
     def _check(self, check_convergence, maxeval):
-        """The convergence messages of the current fit (lme4's checks; see :mod:`diagnostics`)."""
-        messages = [m for m in [maxeval_message(self.optinfo, maxeval)] if m]
+        """The convergence messages of the current fit (lme4's checks; see :mod:`diagnostics`),
+        after the Newton polish of the optimum where the checks compute derivatives."""
+        messages = [m for m in [optimizer_message(self.optinfo, maxeval, self.design)] if m]
+        if self._breakdown is not None and not self.optinfo.failed:
+            messages.append(optimizer_message(self._breakdown, maxeval, self.design, recovered=True))
         if check_convergence:
             scale_message = check_predictor_scales(self.design.X)
             messages += [scale_message] if scale_message else []
-            messages += convergence_messages(self.criterion, self._theta, self.design.theta_lower, self.nobs)
+            derivatives = self._polish() if self.nobs <= MAX_NOBS_FOR_DERIVATIVES and not self.is_singular() else None
+            messages += convergence_messages(self.criterion, self._theta, self.design.theta_lower, self.nobs,
+                                             derivatives)
         elif self.is_singular():
             messages.append(SINGULAR_MESSAGE)
         return messages
+
+    def _polish(self):
+        """Newton steps on theta from the optimiser's answer (:func:`optimize.newton_polish`), kept
+        only where they lower the criterion; returns the (gradient, Hessian) for the checks.
+
+        While the gradient check fails, the gradient is refreshed after each step (2k evaluations)
+        and another step taken; when it already passes, one step is tried (one evaluation)."""
+        gradient, hessian = deriv12(self.criterion, self._theta, fx=self.objective)
+        failing = check_gradient(gradient, hessian) is not None
+        theta, objective, gradient, steps = newton_polish(
+            self.criterion, self._theta, self.objective, gradient, hessian, self.design.theta_lower,
+            gradient_fun=(lambda t: central_gradient(self.criterion, t)) if failing else None)
+        if steps:
+            self._set_theta(theta, objective)
+        return gradient, hessian
 
     def criterion(self, theta):
         """The profiled REML criterion (REML fits) or deviance (ML fits) at theta."""

@@ -10,6 +10,15 @@ random-slope model: lme4's rule stops 1.7e-6 above the optimum, with the interce
 
 Switching optimiser -- one of the remedies for a convergence warning -- is
 ``optimizer="Nelder_Mead"`` (or ``"sbplx"``, ``"cobyla"``).
+
+NLopt gives up with an exception when rounding errors break its model of the criterion
+(``RoundoffLimited``, typically a badly scaled predictor in a random slope).  As lme4, we
+return the best point evaluated, flagged as not converged; the fit warns and names the remedy.
+
+After the optimiser stops, :func:`newton_polish` finishes the job with Newton steps
+``x - H^-1 g`` on the finite-difference gradient and Hessian of the convergence check
+(:func:`mixedlite.diagnostics.deriv12`), each kept only if it lowers the criterion.
+Derivative-free optimisers crawl in flat valleys; one Newton step there lands on the optimum.
 """
 import functools
 from dataclasses import dataclass
@@ -33,6 +42,9 @@ RESULTS = {
     nlopt.MAXEVAL_REACHED: "NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval was reached.",
     nlopt.MAXTIME_REACHED: "NLOPT_MAXTIME_REACHED",
 }
+ROUNDOFF_MESSAGE = "NLOPT_ROUNDOFF_LIMITED: Roundoff errors led to a breakdown of the optimization algorithm."
+FAILURE_MESSAGE = "NLOPT_FAILURE: Generic failure code."
+BOUNDARY_TOL = 1e-8  # a coordinate this close to its lower bound is on it (for the Newton polish)
 
 
 @functools.cache
@@ -57,6 +69,7 @@ class OptimizerResult:
     evaluations: int
     message: str
     converged: bool
+    failed: bool = False  # NLopt broke down (roundoff); x is the best point it evaluated
 
 
 def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000, xtol_abs=1e-8, ftol_rel=1e-12,
@@ -73,11 +86,19 @@ def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000,
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(ALGORITHMS)}")
     start = np.asarray(start, dtype=float)
     count = [0]
+    best = {"x": None, "f": np.inf, "error": None}
 
     def objective(x, grad):
         count[0] += 1
-        value = fun(x)
-        return value if np.isfinite(value) else 1e300
+        try:
+            value = fun(x)
+        except BaseException as error:  # re-raised below as itself, not as NLopt's wrapper
+            best["error"] = error
+            raise
+        value = value if np.isfinite(value) else 1e300
+        if value < best["f"]:
+            best["x"], best["f"] = x.copy(), value
+        return value
 
     opt = nlopt.opt(ALGORITHMS[optimizer], len(start))
     opt.set_min_objective(objective)
@@ -90,9 +111,67 @@ def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000,
     opt.set_maxeval(int(maxeval))
     if initial_step is not None:
         opt.set_initial_step(np.asarray(initial_step, dtype=float))
-    with single_threaded_blas():
-        x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
+    try:
+        with single_threaded_blas():
+            x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
+    except (nlopt.RoundoffLimited, RuntimeError) as error:
+        if best["error"] is not None:
+            raise best["error"]
+        if best["x"] is None:
+            raise
+        message = ROUNDOFF_MESSAGE if isinstance(error, nlopt.RoundoffLimited) else FAILURE_MESSAGE
+        return OptimizerResult(x=best["x"], fun=best["f"], evaluations=count[0], message=message,
+                               converged=False, failed=True)
     code = opt.last_optimize_result()
     return OptimizerResult(x=x, fun=opt.last_optimum_value(), evaluations=count[0],
                            message=RESULTS.get(code, f"NLopt result code {code}"),
                            converged=code != nlopt.MAXEVAL_REACHED)
+
+
+def free_coordinates(x, gradient, lower):
+    """The coordinates an optimum can still move along: off their lower bound, or on it with the
+    criterion falling into the interior (``g_i < 0``)."""
+    return ~((x - np.asarray(lower) <= BOUNDARY_TOL) & (gradient >= 0))
+
+
+def newton_candidate(x, gradient, hessian, lower):
+    """The Newton point ``x - H_ff^-1 g_f`` over the free coordinates f, clipped to the bounds;
+    None when ``H_ff`` is not positive definite (no descent step to trust)."""
+    free = free_coordinates(x, gradient, lower)
+    if not free.any() or not (np.all(np.isfinite(hessian[np.ix_(free, free)]))
+                              and np.all(np.isfinite(gradient[free]))):
+        return None
+    try:
+        factor = np.linalg.cholesky(hessian[np.ix_(free, free)])
+    except np.linalg.LinAlgError:
+        return None
+    step = np.zeros(len(x))
+    step[free] = -np.linalg.solve(factor.T, np.linalg.solve(factor, gradient[free]))
+    return np.maximum(x + step, lower)
+
+
+def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_steps=3):
+    """Newton steps from the optimiser's answer, each kept only if it lowers ``fun``.
+
+    ``gradient`` and ``hessian`` are the finite differences at ``x`` (lme4's ``deriv12``).
+    A rejected full step is halved once.  After an accepted step the gradient is refreshed
+    with ``gradient_fun`` (if given; the Hessian is kept: it barely changes over such a step)
+    and the next step taken; without it one step is taken.  Returns ``(x, fx, gradient, steps)``:
+    the gradient is that at the returned x when it was refreshed, else the one given.
+    """
+    steps = 0
+    for _ in range(max_steps):
+        candidate = newton_candidate(x, gradient, hessian, lower)
+        if candidate is None:
+            break
+        f_new = fun(candidate)
+        if not f_new < fx:
+            candidate = (x + candidate) / 2
+            f_new = fun(candidate)
+            if not f_new < fx:
+                break
+        x, fx, steps = candidate, f_new, steps + 1
+        if gradient_fun is None:
+            break
+        gradient = gradient_fun(x)
+    return x, fx, gradient, steps

@@ -85,15 +85,7 @@ def test_objective_and_names_match_lme4(name):
     assert list(m.theta.index) == list(tight["theta"])
 
 
-FLAT_GLMER = pytest.mark.xfail(strict=False, reason=(
-    "glmer stops 1e-9 above lme4's tight optimum (objective within 1e-11 relative) where the criterion is flat "
-    "in beta: cbpp_sum's period2 is 1.8e-4 and syn_poly_glmer's intercept 1.3e-4 relative off (lme4's own default "
-    "fits are 4e-4 and 1.4e-4 off). The optimiser's polish (issue 10 item 7), not the formula: the model matrices "
-    "match R to 1e-10 and test_contrasts_reparametrise_the_same_model checks the contrasts exactly"))
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=FLAT_GLMER) if n in ("cbpp_sum", "syn_poly_glmer") else n
-                                  for n in sorted(REFERENCE["fits"])])
+@pytest.mark.parametrize("name", sorted(REFERENCE["fits"]))
 def test_estimates_match_lme4(name):
     ref, m = REFERENCE["fits"][name], fitted(name)
     tight = ref["tight"]

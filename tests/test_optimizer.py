@@ -1,0 +1,246 @@
+"""The optimiser (issue 10, items 4, 6 and 7): breakdowns, glmer's optimum, and the Newton polish.
+
+* An NLopt breakdown (``RoundoffLimited``, a badly scaled random slope) returns the best point
+  with a ConvergenceWarning that names the remedy, instead of escaping as an exception.
+* On 60 randomized GLMMs (tests/glmm_random.py) glmer reaches lme4's optimum (the lower of lme4's
+  default and tight-tolerance fits, tests/fixtures/glmm_random/lme4_fits.json from fit_lme4.R).
+* Newton steps after the optimiser land on the optimum (sleepstudy ML and REML, cbpp, VerbAgg,
+  InstEval ML; references from tests/fixtures/optimum/make_optimum.R: lme4 1.1-31 default and
+  tight tolerances).
+"""
+import json
+import warnings
+from pathlib import Path
+
+import nlopt
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedlite as ml
+from glmm_random import datasets
+from mixedlite.diagnostics import deriv12
+from mixedlite.optimize import minimize, newton_polish
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OBJECTIVE_RTOL = 1e-5  # the developer guide's tolerance on objectives (relative)
+
+
+def _badly_scaled_slope(seed, family):
+    """A random slope on x = 1000 + U(0, 20): intercept and slope nearly collinear."""
+    rng = np.random.default_rng(seed)
+    groups, size = 15, 12
+    g = np.repeat(np.arange(groups), size)
+    x = 1000 + rng.uniform(0, 20, groups * size)
+    b0, b1 = rng.normal(0, 1, groups), rng.normal(0, 0.1, groups)
+    eta = 0.2 + 0.05 * (x - 1000) + b0[g] + b1[g] * (x - 1000)
+    y = eta + rng.normal(0, 1, len(g)) if family == "gaussian" else rng.poisson(np.exp(eta))
+    return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g.astype(str))})
+
+
+# ---------------------------------------------------------------- item 4: breakdowns
+
+
+@pytest.mark.parametrize("seed, family", [(5, "gaussian"), (0, "poisson")])
+def test_roundoff_breakdown_is_a_warning_that_names_the_remedy(seed, family):
+    """NLopt used to raise RoundoffLimited out of the fit.  Now: a warning naming x, and a fit
+    as good as that of the same model with x centred (a reparametrization of (x | g)).
+    lme4 1.1-31 ends at 628.932 (REML) and 674.975 (-2 logLik) on these data, far above."""
+    data = _badly_scaled_slope(seed, family)
+    data["x_centred"] = data["x"] - 1000
+
+    def fit(x):
+        formula = f"y ~ {x} + ({x} | g)"
+        return ml.lmer(formula, data) if family == "gaussian" else ml.glmer(formula, data, family="poisson")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = fit("x")
+    messages = [str(w.message) for w in caught if issubclass(w.category, ml.ConvergenceWarning)]
+    breakdown = [msg for msg in messages if "NLOPT_ROUNDOFF_LIMITED" in msg]
+    assert breakdown and "rescale x (centre and scale" in breakdown[0]
+    assert breakdown[0] in m.convergence
+    assert np.all(np.isfinite(m.fixef()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.ConvergenceWarning)
+        centred = fit("x_centred")
+    assert m.objective <= centred.objective * (1 + OBJECTIVE_RTOL)
+
+
+def test_minimize_returns_the_best_point_when_nlopt_breaks_down(monkeypatch):
+    calls = []
+
+    def fun(x):
+        calls.append(x.copy())
+        return float(np.sum((x - 1) ** 2))
+
+    class BreaksDown:
+        """An NLopt object whose optimize() evaluates three points, then raises RoundoffLimited."""
+        def __init__(self, algorithm, n):
+            pass
+
+        def set_min_objective(self, objective):
+            self.objective = objective
+
+        def optimize(self, x):
+            for point in (x, x + 0.5, x + 2.0):
+                self.objective(point, None)
+            raise nlopt.RoundoffLimited("NLopt roundoff-limited")
+
+        def __getattr__(self, name):
+            return lambda *args: None
+
+    monkeypatch.setattr(nlopt, "opt", BreaksDown)
+    result = minimize(fun, np.zeros(2), np.full(2, -np.inf))
+    assert result.failed and not result.converged and "ROUNDOFF" in result.message
+    np.testing.assert_array_equal(result.x, [0.5, 0.5])
+    assert result.fun == 0.5 and result.evaluations == 3
+
+
+def test_an_error_inside_the_criterion_is_not_taken_for_a_breakdown():
+    def fun(x):
+        raise ZeroDivisionError("in the criterion")
+
+    with pytest.raises(ZeroDivisionError, match="in the criterion"):
+        minimize(fun, np.zeros(2), np.zeros(2))
+
+
+# ---------------------------------------------------------------- item 7: Newton polish
+
+
+def test_newton_polish_lands_on_the_minimum_of_a_quadratic():
+    A = np.array([[4.0, 1.0], [1.0, 2.0]])
+    x_min = np.array([0.3, -0.7])
+
+    def fun(x):
+        d = x - x_min
+        return float(d @ A @ d) + 5.0
+
+    x0 = x_min + np.array([1e-3, -2e-3])
+    g, H = deriv12(fun, x0)
+    x, fx, _, steps = newton_polish(fun, x0, fun(x0), g, H, np.full(2, -np.inf))
+    assert steps == 1
+    np.testing.assert_allclose(x, x_min, rtol=0, atol=1e-9)
+    assert fx == pytest.approx(5.0, abs=1e-14)
+
+
+def test_newton_polish_keeps_a_coordinate_held_at_its_bound():
+    def fun(x):  # minimum at (-1, 2); x[0] >= 0 holds it at 0
+        return float((x[0] + 1) ** 2 + (x[1] - 2) ** 2 + 0.5 * x[0] * (x[1] - 2))
+
+    x0 = np.array([0.0, 1.9])
+    g, H = deriv12(fun, x0)
+    x, fx, _, steps = newton_polish(fun, x0, fun(x0), g, H, np.array([0.0, -np.inf]))
+    assert steps == 1 and x[0] == 0.0
+    assert x[1] == pytest.approx(2.0, abs=1e-9) and fx < fun(x0)
+
+
+def test_newton_polish_rejects_a_step_that_does_not_lower_the_criterion():
+    def fun(x):  # a kink at 0: the quadratic model from the left overshoots
+        return float(np.where(x[0] < 0, x[0] ** 2, 10 * x[0]))
+
+    x0 = np.array([-1e-3])
+    g, H = np.array([-2e-3]), np.array([[2e-6]])   # a model that points far to the right
+    x, fx, _, steps = newton_polish(fun, x0, fun(x0), g, H, np.array([-np.inf]))
+    assert steps == 0 and x[0] == x0[0] and fx == fun(x0)
+
+
+def test_newton_polish_takes_no_step_on_non_finite_derivatives():
+    def fun(x):
+        return float(x @ x)
+
+    x0 = np.array([0.1, 0.2])
+    for g, H in ((np.array([np.nan, 0.4]), 2 * np.eye(2)), (np.array([0.2, 0.4]), np.full((2, 2), np.inf))):
+        x, fx, _, steps = newton_polish(fun, x0, fun(x0), g, H, np.full(2, -np.inf))
+        assert steps == 0 and np.array_equal(x, x0)
+
+
+def _optimum(name):
+    return json.loads((FIXTURES / "optimum" / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name, theta_rtol", [
+    ("sleepstudy_slopes_ml", 1e-6),
+    # lme4's tight REML theta itself has a finite-difference Newton step of 1.3e-6 (relative) left on
+    # theta_2 = 0.015 (towards ours; the criteria differ by 1.3e-11, rounding noise at 1744)
+    ("sleepstudy_slopes_reml", 2e-6),
+    ("cbpp_binomial_laplace", 1e-6),
+])
+def test_polished_optimum_matches_lme4s_tight_fit(name, theta_rtol):
+    """Before the polish BOBYQA stopped with theta 1.3e-4 (ML), 6.2e-5 (REML) and 1.0e-6 (cbpp) off."""
+    ref = _optimum(name)
+    data = ml.load_dataset(ref["data"])
+    m = (ml.lmer(ref["formula"], data, REML=ref["REML"]) if ref["kind"] == "lmer"
+         else ml.glmer(ref["formula"], data, family=ref["family"]))
+    tight = ref["tight"]
+    assert m.objective <= tight["objective"] * (1 + 1e-13)  # at or below (cbpp: 2.8e-10 below)
+    np.testing.assert_allclose(m.theta, tight["theta"], rtol=theta_rtol)
+    np.testing.assert_allclose(m.fixef().to_numpy(), tight["beta"], rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov().to_numpy())), tight["se"], rtol=1e-5)
+
+
+def test_verbagg_glmer_reaches_lme4s_optimum():
+    """Before the polish the intercept stopped 2.7e-3 (relative) from lme4's, 2e-6 higher in deviance.
+
+    lme4's tight refit (NLopt BOBYQA, ftol 1e-14) itself ends 2.6e-10 above its default fit, with a
+    finite-difference Newton step of 2e-4 left on the intercept; we compare with the default fit,
+    the lower of the two.  Standard errors are not compared here: at lme4's own estimates, our
+    finite-difference Hessian gives SEs 0.4e-4 to 2e-4 (relative) from lme4's.
+    """
+    ref = _optimum("verbagg_r2_laplace")
+    best = min((ref["default"], ref["tight"]), key=lambda fit: fit["objective"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.ConvergenceWarning)
+        m = ml.glmer(ref["formula"], ml.load_dataset("VerbAgg"), family="binomial")
+    assert m.objective == pytest.approx(best["objective"], rel=1e-11)
+    np.testing.assert_allclose(m.fixef().to_numpy(), best["beta"], rtol=1e-4)
+    np.testing.assert_allclose(m.theta, best["theta"], rtol=1e-5)
+    assert not [msg for msg in m.convergence if "max|grad|" in msg]
+
+
+def test_insteval_ml_at_or_below_lme4s_tight_optimum():
+    """lme4's default fit stops 1.4e-6 above its tight refit.  Ours ends at or below the tight one
+    (-1.7e-8: the criterion's rounding noise is ~1e-8 at 237722), with the fixed effects within 1e-6.
+
+    theta_dept is flat: at lme4's tight theta our finite-difference gradient is 1.8e-2 and the
+    Newton step 2.7e-5 (relative) on theta_dept; at ours the step is below 1.2e-5 relative, so
+    theta is compared at 5e-5 and the scaled gradient checked for stationarity.
+    """
+    ref = _optimum("insteval_service_ml")
+    m = ml.lmer(ref["formula"], ml.load_dataset("InstEval"), REML=False)
+    tight = ref["tight"]
+    assert m.objective <= tight["objective"] + 1e-8
+    assert m.objective < ref["default"]["objective"] - 1e-6
+    np.testing.assert_allclose(m.fixef().to_numpy(), tight["beta"], rtol=1e-6)
+    np.testing.assert_allclose(m.theta, tight["theta"], rtol=5e-5)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov().to_numpy())), tight["se"], rtol=1e-4)
+    g, H = deriv12(m.criterion, m.theta.to_numpy())
+    assert np.all(np.abs(np.linalg.solve(H, g)) < 1.2e-5 * m.theta.to_numpy())
+
+
+# ---------------------------------------------------------------- item 6: glmer's optimum
+
+
+def test_glmer_reaches_lme4s_optimum_on_randomized_glmms():
+    """60 randomized binomial (x | g) and Poisson (1 | g) + (1 | obs) fits (tests/glmm_random.py).
+
+    The reference is the lower of lme4's default (bobyqa + Nelder-Mead) and tight (NLopt BOBYQA)
+    fits.  Before stage-2 restarts and the Newton polish, 11 of 60 fits ended above it by more than
+    1e-5 (relative; up to 0.28 in deviance).  Now none, and 57 are within 2e-7 in deviance (2 below).
+    The three others are within the jumps of the deviance itself (PIRLS stops at a tolerance, so
+    the Laplace deviance jumps by up to ~5e-3 where PIRLS takes one iteration more): poisson_00
+    +1.8e-3 (2.4e-6 relative; lme4's tight refit ends there too), binomial_18 +4.2e-4 (our deviance
+    at lme4's estimates is itself 4.2e-4 above the value lme4 reports), poisson_06 +3.9e-4.
+    """
+    ref = json.loads((FIXTURES / "glmm_random" / "lme4_fits.json").read_text())
+    worse = []
+    for name, family, formula, data in datasets():
+        r = ref[name]
+        assert int(data["y"].sum()) == r["sum_y"], f"{name}: the generator's random stream changed"
+        best = min(r["default"]["objective"], r["tight"]["objective"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ml.ConvergenceWarning)
+            m = ml.glmer(formula, data, family=family)
+        if m.objective - best > OBJECTIVE_RTOL * abs(best):
+            worse.append(f"{name}: {m.objective:.6f} vs lme4 {best:.6f}")
+    assert not worse, "glmer stopped above lme4's optimum:\n" + "\n".join(worse)
