@@ -217,8 +217,9 @@ def export(course):
                 for r in csv.DictReader(fh)}
 
 
-def slowest_assignments(tmp, count=2):
-    """Time one autograde of each assignment's full solution; return the `count` slowest and all timings."""
+def slowest_assignments(tmp, count=2, repeats=2):
+    """Time autograding each assignment's full solution (best of `repeats`, the machine is shared);
+    return the `count` slowest and all timings."""
     all_assignments = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
     course = new_course(tmp / "calibrate", all_assignments)
     rng = np.random.default_rng(0)
@@ -227,9 +228,12 @@ def slowest_assignments(tmp, count=2):
         folder = course / "submitted" / "calib" / assignment
         folder.mkdir(parents=True)
         (folder / f"{assignment}.ipynb").write_text(json.dumps(submission(course, assignment, "full", rng)))
-        start = time.perf_counter()
-        nbgrader("autograde", assignment, cwd=course)
-        seconds[assignment] = round(time.perf_counter() - start, 1)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            nbgrader("autograde", assignment, "--force", cwd=course)
+            times.append(time.perf_counter() - start)
+        seconds[assignment] = round(min(times), 1)
     return sorted(seconds, key=seconds.get, reverse=True)[:count], seconds
 
 
