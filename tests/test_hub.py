@@ -484,3 +484,40 @@ def test_course_cycle_on_jupyterhub(course_hub):
     rows = list(csv.DictReader(io.StringIO((course_dir / "grades.csv").read_text())))
     grades = {r["student_id"]: (float(r["score"]), float(r["max_score"])) for r in rows if r["assignment"] == ASSIGNMENT}
     assert grades == {alice: (3.0, 3.0), bob: (2.0, 3.0)}, f"exported grades {grades}\n{export.stderr[-2000:]}"
+
+
+# ---------------------------------------------------------------------------- grading a class in parallel
+
+
+def load_grade_class():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grade_class", DEPLOY / "grade_class.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_parallel_grading_gives_the_sequential_grades(tmp_path):
+    """deploy/grade_class.py --jobs 2: shard gradebooks merged back give what one nbgrader gives,
+    and the merged gradebook still serves feedback."""
+    grade_class = load_grade_class()
+    if not grade_class.NBGRADER.exists():
+        pytest.skip(f"nbgrader is not installed in {grade_class.NBGRADER.parent}")
+    base = grade_class.new_course(tmp_path / "base", [ASSIGNMENT])
+    kinds = grade_class.synthetic_class(base, [ASSIGNMENT], n_students=5, seed=7)
+    grades = {}
+    for jobs in (1, 2):
+        course = tmp_path / f"jobs{jobs}"
+        shutil.copytree(base, course)
+        grade_class.grade(course, [ASSIGNMENT], jobs=jobs)
+        grades[jobs] = grade_class.export(course)
+    assert grades[1] == grades[2]
+    assert len(grades[2]) == 5 and {"full", "blank"} <= set(kinds.values()), kinds
+    for (student, assignment), kind in kinds.items():
+        score, max_score = grades[2][student, assignment]
+        assert max_score == 3
+        assert score == {"full": 3, "blank": 0}.get(kind, score), (student, kind, score)
+    grade_class.nbgrader("generate_feedback", ASSIGNMENT, cwd=tmp_path / "jobs2")
+    assert len(list((tmp_path / "jobs2" / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html"))) == 5
