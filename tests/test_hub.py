@@ -98,11 +98,11 @@ def user_environment(sandbox):
     """A Python environment every user can run, with this environment's packages.
 
     The students' servers run as the students. When this environment's interpreter is out of
-    their reach (pyenv's python under /root, as on CI), the interpreter is copied into the
-    sandbox (hard links: instant) and a thin venv made from it reads this environment's
-    site-packages, shares its share/ and etc/ (kernels, JupyterLab extensions, server-extension
-    switches) and has its console scripts. Its python is a wrapper that finds the copied
-    libpython (the original's RUNPATH points under /root).
+    their reach (pyenv's python under /root, as on CI), the interpreter and this environment's
+    site-packages, share/ and etc/ (kernels, JupyterLab extensions, server-extension switches)
+    are copied into the sandbox as hard links (a few seconds; root-owned, so the users cannot
+    change them) and its console scripts rewritten for the copy. Its python is a wrapper that
+    finds the copied libpython (the original's RUNPATH points under /root).
     """
     if runnable_by_others(VENV / "bin" / "python"):
         return VENV
@@ -122,10 +122,11 @@ def user_environment(sandbox):
                        f'exec -a "$0" {interpreter / "bin" / version} "$@"\n')
     wrapper.chmod(0o755)
     site_packages = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(str(VENV)))
-    (shim / "lib" / version / "site-packages" / "_course_env.pth").write_text(
-        f"import site; site.addsitedir({site_packages!r})\n")
+    shutil.copytree(site_packages, shim / "lib" / version / "site-packages", dirs_exist_ok=True, symlinks=True,
+                    copy_function=link_or_copy)
     for folder in ("share", "etc"):
-        (shim / folder).symlink_to(VENV / folder)
+        if (VENV / folder).is_dir():
+            shutil.copytree(VENV / folder, shim / folder, symlinks=True, copy_function=link_or_copy)
     for script in (VENV / "bin").iterdir():
         if script.is_symlink() or not script.is_file() or script.stat().st_size > 100_000:
             continue
@@ -137,6 +138,17 @@ def user_environment(sandbox):
     if not runnable_by_others(shim / "bin" / "python"):
         pytest.skip(f"neither {VENV}'s python nor a copy of it in {sandbox} can be run by other users")
     return shim
+
+
+def course_files(sandbox):
+    """deploy/ and the course's nbgrader sources copied into the sandbox, where every user can read
+    them (the users' servers read deploy/jupyter/<role>/) wherever this checkout lives."""
+    repo = sandbox / "repo"
+    repo.mkdir()
+    for name in ("deploy", "solutions", "exercises"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy2(ROOT / "nbgrader_config.py", repo / "nbgrader_config.py")
+    return repo / "deploy"
 
 
 def run(*cmd, env=None, check=True, **kw):
@@ -236,15 +248,16 @@ def course_hub():
     log = sandbox / "hub.log"
     try:
         user_venv = user_environment(sandbox)
+        deploy = course_files(sandbox)
         env.update(MM_VENV=str(user_venv), MM_USER_VENV=str(user_venv))
-        run("bash", DEPLOY / "setup.sh", env=env)
-        run("bash", DEPLOY / "add_user.sh", "instructor", names["instructor"], env=env)
+        run("bash", deploy / "setup.sh", env=env)
+        run("bash", deploy / "add_user.sh", "instructor", names["instructor"], env=env)
         for student in ("alice", "bob"):
-            run("bash", DEPLOY / "add_user.sh", "student", names[student], env=env)
+            run("bash", deploy / "add_user.sh", "student", names[student], env=env)
         write_lab_settings(names["alice"])
 
         port, hub_port, api_port = free_port(), free_port(), free_port()
-        cmd = [VENV / "bin" / "jupyterhub", "-f", DEPLOY / "jupyterhub_config.py",
+        cmd = [VENV / "bin" / "jupyterhub", "-f", deploy / "jupyterhub_config.py",
                f"--JupyterHub.bind_url=http://127.0.0.1:{port}", "--JupyterHub.hub_ip=127.0.0.1",
                f"--JupyterHub.hub_port={hub_port}", f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}"]
         with open(log, "w") as log_file:
@@ -411,6 +424,8 @@ def test_course_cycle_on_jupyterhub(course_hub):
     # roles: the formgrader answers on the instructor's server only
     status, _ = hub.request("GET", f"/user/{teacher}/formgrader/api/status", user=teacher)
     assert status == 200
+    _, page = hub.request("GET", f"/user/{teacher}/formgrader/manage_assignments", user=teacher)
+    assert "Manage Assignments" in page and "Traceback" not in page
     for student in students:
         status, _ = hub.request("GET", f"/user/{student}/formgrader/api/status", user=student, expect=None)
         assert status == 404, f"the formgrader must not be enabled for student {student} (HTTP {status})"
