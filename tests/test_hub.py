@@ -16,6 +16,7 @@ exported grades are 3/3 and 2/3. Along the way it checks that students are kept 
 A screenshot of A's Assignments panel after the fetch goes to build/screenshots/hub_assignments.png.
 """
 import csv
+import grp
 import html
 import io
 import json
@@ -49,9 +50,6 @@ LAB_SETTINGS = {  # no news/update toasts over the panel, every notebook cell in
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
-
-pytestmark = [pytest.mark.slow, pytest.mark.hub]
-
 
 def free_port():
     with socket.socket() as s:
@@ -409,9 +407,62 @@ def answers_in(nb):
             if c["metadata"].get("nbgrader", {}).get("solution")}
 
 
-# ---------------------------------------------------------------------------- the test
+# ---------------------------------------------------------------------------- the tests
 
 
+def load_hub_config(**environ):
+    """deploy/jupyterhub_config.py loaded as JupyterHub loads it, under the given MM_* variables."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MM_")}
+    os.environ.update(environ)
+    try:
+        return PyFileConfigLoader("jupyterhub_config.py", path=str(DEPLOY)).load_config()
+    finally:
+        for key in environ:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+
+
+def grp_name_of(user):
+    """The name of a user's primary group."""
+    return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+
+
+def test_hub_config_for_a_real_class():
+    """Without MM_* variables: PAM for the two course groups, the course's paths, a role per user."""
+    config = load_hub_config()
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert config.PAMAuthenticator.allowed_groups == {"mixed-models-students", "mixed-models-instructors"}
+    assert config.JupyterHub.spawner_class == "localprocess"
+    assert config.Spawner.cmd == [str(Path(sys.prefix) / "bin" / "python"), "-m", "jupyterhub.singleuser"]
+    assert config.Spawner.environment["MM_EXCHANGE"] == "/srv/nbgrader/exchange"
+    assert config.JupyterHub.db_url == "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+
+    class Spawner:  # what the hook reads and writes
+        def __init__(self, name):
+            self.user, self.environment = type("User", (), {"name": name})(), {"PATH": "/usr/bin"}
+
+    outsider = Spawner("nobody")
+    with pytest.raises(ValueError, match="nobody is in neither mixed-models-students nor mixed-models-instructors"):
+        config.Spawner.pre_spawn_hook(outsider)
+    config = load_hub_config(MM_STUDENT_GROUP=grp_name_of("root"))  # root's group stands in for the students'
+    student = Spawner("root")
+    config.Spawner.pre_spawn_hook(student)
+    assert student.environment["JUPYTER_CONFIG_PATH"] == f"{DEPLOY / 'jupyter' / 'student'}:{DEPLOY / 'jupyter' / 'common'}"
+    assert student.environment["PATH"] == "/usr/bin"
+
+
+def test_hub_config_for_tests_takes_one_password_from_the_course_groups():
+    config = load_hub_config(MM_HUB_AUTH="shared-password", MM_HUB_PASSWORD="a-long-password",
+                             MM_STUDENT_GROUP=grp_name_of("root"), MM_INSTRUCTOR_GROUP="no-such-group-here")
+    assert config.JupyterHub.authenticator_class == "shared-password"
+    assert config.SharedPasswordAuthenticator.user_password == "a-long-password"
+    assert "root" in config.Authenticator.allowed_users
+
+
+@pytest.mark.slow
+@pytest.mark.hub
 def test_course_cycle_on_jupyterhub(course_hub):
     hub, names, sandbox, env, password = course_hub
     teacher, alice, bob = names["instructor"], names["alice"], names["bob"]
@@ -426,9 +477,16 @@ def test_course_cycle_on_jupyterhub(course_hub):
     assert status == 200
     _, page = hub.request("GET", f"/user/{teacher}/formgrader/manage_assignments", user=teacher)
     assert "Manage Assignments" in page and "Traceback" not in page
+    _, courses = hub.request("GET", f"/user/{teacher}/formgraders", user=teacher)
+    assert [c["course_id"] for c in courses["value"]] == [COURSE], courses
     for student in students:
-        status, _ = hub.request("GET", f"/user/{student}/formgrader/api/status", user=student, expect=None)
-        assert status == 404, f"the formgrader must not be enabled for student {student} (HTTP {status})"
+        for path in ("formgrader/api/status", "formgraders"):  # formgrader and course list: off
+            status, _ = hub.request("GET", f"/user/{student}/{path}", user=student, expect=None)
+            assert status == 404, f"/{path} must not be served to student {student} (HTTP {status})"
+        _, page = hub.request("GET", f"/user/{student}/lab", user=student)
+        config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                "@jupyter/nbgrader:course-list"} <= set(config["disabledExtensions"]), config["disabledExtensions"]
     # only the course's accounts get in
     status, _ = hub.request("POST", "/hub/api/users/intruder/tokens", expect=None,
                             data={"auth": {"username": "intruder", "password": password}})
@@ -450,6 +508,8 @@ def test_course_cycle_on_jupyterhub(course_hub):
     nb = with_answers(read_notebook(hub, bob), PARTIAL)
     hub.request("PUT", f"/user/{bob}/api/contents/{notebook_path()}", user=bob,
                 data={"type": "notebook", "format": "json", "content": nb})
+    _, checked = hub.request("POST", f"/user/{bob}/assignments/validate", user=bob, form={"path": notebook_path()})
+    assert checked["success"] and "failed" not in checked["value"], checked  # the visible tests pass
     after = hub.assignments(bob, "submit")
     assert any(a["status"] == "submitted" for a in after)
 
