@@ -14,6 +14,11 @@ endpoints of their server, answering two of three right. The instructor collects
 generates and releases feedback (formgrader API); both students fetch their feedback; the
 exported grades are 3/3 and 2/3. Along the way it checks that students are kept apart.
 A screenshot of A's Assignments panel after the fetch goes to build/screenshots/hub_assignments.png.
+The hub runs from a copy of deploy/ and the course in the temporary folder, so the users can read
+them wherever this checkout is.
+
+Also here: the hub config in both log-in modes (quick), and deploy/grade_class.py's parallel
+grading against nbgrader's own (slow).
 """
 import csv
 import grp
