@@ -11,7 +11,8 @@ the hub (deploy/jupyterhub_config.py) starts on 127.0.0.1. The instructor releas
 headless Chromium, opens the Assignments panel, fetches, answers all three questions in the
 notebook and submits; student B does the same through the hub's REST API and the nbgrader
 endpoints of their server, answering two of three right. The instructor collects, autogrades,
-generates and releases feedback (formgrader API); both students fetch their feedback; the
+generates and releases feedback (formgrader API); A fetches the feedback in JupyterLab, B
+through the API; the
 exported grades are 3/3 and 2/3. Along the way it checks that students are kept apart.
 A screenshot of A's Assignments panel after the fetch goes to build/screenshots/hub_assignments.png.
 The hub runs from a copy of deploy/ and the course in the temporary folder, so the users can read
@@ -341,50 +342,75 @@ def answer_in_lab(page, answers):
     page.keyboard.press("Control+s")
 
 
-def alice_in_browser(hub, user, password):
-    """Log in, fetch, answer and submit through JupyterLab; returns the fetched-panel screenshot path."""
+@pytest.fixture
+def chromium_page():
+    """A page in Debian's headless Chromium (Playwright), closed at the end."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOTS / "hub_assignments.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
         try:
-            page.goto(f"{hub.base}/hub/login")
-            page.fill("#username_input", user)
-            page.fill("#password_input", password)
-            page.click("#login_submit")
-            page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=180_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Nbgrader$")).first.click(timeout=120_000)
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Assignment List$")).first.click()
+            yield browser.new_page(viewport={"width": 1400, "height": 900})
+        finally:
+            browser.close()
 
-            released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
-            released.locator("button", has_text="Fetch").click(timeout=60_000)
-            fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
-            fetched.wait_for(timeout=60_000)
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(shot))
 
-            fetched.locator("a.assignment-notebooks-link").click()
-            page.locator("#fetched_assignments_list a", has_text=re.compile(rf"^{ASSIGNMENT}$")).last.click()
-            page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=60_000)
-            page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=60_000)
-            answer_in_lab(page, RIGHT)
-            page.locator(".jp-NotebookPanel .jp-mod-dirty").wait_for(state="detached", timeout=30_000)
-
-            page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
-            fetched.locator("button", has_text="Submit").first.click()
-            page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for(timeout=60_000)
-            page.screenshot(path=str(SCREENSHOTS / "hub_submitted.png"))
+def screenshot_on_failure(step):
+    """Run a browser step; on failure keep a picture of the page (build/screenshots/hub_failure.png)."""
+    def wrapped(page, *args):
+        try:
+            return step(page, *args)
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "hub_failure.png"))
             raise
-        finally:
-            browser.close()
+    return wrapped
+
+
+@screenshot_on_failure
+def submit_in_lab(page, hub, user, password):
+    """Log in, fetch, answer and submit through JupyterLab; returns the fetched-panel screenshot path."""
+    shot = SCREENSHOTS / "hub_assignments.png"
+    page.goto(f"{hub.base}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=180_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Nbgrader$")).first.click(timeout=120_000)
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Assignment List$")).first.click()
+
+    released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+    released.locator("button", has_text="Fetch").click(timeout=60_000)
+    fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+    fetched.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(shot))
+
+    fetched.locator("a.assignment-notebooks-link").click()
+    page.locator("#fetched_assignments_list a", has_text=re.compile(rf"^{ASSIGNMENT}$")).last.click()
+    page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=60_000)
+    page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=60_000)
+    answer_in_lab(page, RIGHT)
+    page.locator(".jp-NotebookPanel .jp-mod-dirty").wait_for(state="detached", timeout=30_000)
+
+    page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
+    fetched.locator("button", has_text="Submit").first.click()
+    page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for(timeout=60_000)
     return shot
+
+
+@screenshot_on_failure
+def fetch_feedback_in_lab(page):
+    """Refresh the Assignments panel and press Fetch Feedback; wait for the '(view feedback)' link."""
+    page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
+    page.locator("button[title='Refresh assignments list']").first.click()
+    submitted = page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first
+    submitted.locator("text=(feedback available to fetch)").wait_for(timeout=60_000)
+    submitted.locator("button", has_text="Fetch Feedback").click()
+    page.locator("#submitted_assignments_list a", has_text="(view feedback)").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(SCREENSHOTS / "hub_feedback.png"))
 
 
 # ---------------------------------------------------------------------------- the student through the API
@@ -468,7 +494,7 @@ def test_hub_config_for_tests_takes_one_password_from_the_course_groups():
 
 @pytest.mark.slow
 @pytest.mark.hub
-def test_course_cycle_on_jupyterhub(course_hub):
+def test_course_cycle_on_jupyterhub(course_hub, chromium_page):
     hub, names, sandbox, env, password = course_hub
     teacher, alice, bob = names["instructor"], names["alice"], names["bob"]
     students = (alice, bob)
@@ -519,7 +545,7 @@ def test_course_cycle_on_jupyterhub(course_hub):
     assert any(a["status"] == "submitted" for a in after)
 
     # alice, through JupyterLab in Chromium
-    shot = alice_in_browser(hub, alice, password)
+    shot = submit_in_lab(chromium_page, hub, alice, password)
     assert shot.stat().st_size > 10_000
     assert answers_in(read_notebook(hub, alice)) == RIGHT, "the answers typed in JupyterLab were not saved"
 
@@ -543,8 +569,9 @@ def test_course_cycle_on_jupyterhub(course_hub):
 
     # the students fetch their feedback: their own, with their own score
     scores = {alice: "3", bob: "2"}
+    fetch_feedback_in_lab(chromium_page)  # alice in JupyterLab, bob through the API
+    hub.assignments(bob, "fetch_feedback")
     for student in students:
-        hub.assignments(student, "fetch_feedback")
         _, listing = hub.request("GET", f"/user/{student}/api/contents/{ASSIGNMENT}/feedback", user=student)
         folders = [f["path"] for f in listing["content"]]
         assert len(folders) == 1, f"{student}: feedback folders {folders}"
