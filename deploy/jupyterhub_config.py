@@ -22,7 +22,8 @@ passwords). Environment variables, all optional:
     MM_STUDENT_GROUP / MM_INSTRUCTOR_GROUP   the two groups (defaults above)
     MM_USER_VENV         the Python environment of the users' servers (default: the hub's own).
                          Every user must be able to run its python: make it from a system-wide
-                         interpreter (/usr/bin/python3 -m venv /opt/mixed-models), not one in /root.
+                         interpreter in a readable clone (make venv PYTHON=/usr/bin/python3 in
+                         /opt/mixed-models), not from one under /root.
 """
 import grp
 import os
