@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as la
+from scipy import optimize
 
 from .families import get_family
 
@@ -112,7 +113,10 @@ class PenalizedLeastSquares:
         return np.sqrt(self.r2 / (self.n - self.p if REML else self.n))
 
     def conditional_covariance(self, REML=True):
-        """Var(b | y) = sigma^2 Lambda M^-1 Lambda' (given beta; lme4's ``ranef(condVar=TRUE)``)."""
+        """Var(b | y) = sigma^2 Lambda M^-1 Lambda' (given beta; lme4's ``ranef(condVar=TRUE)``).
+
+        For one random intercept, entry j is chapter 6's (1 / tau^2 + n_j / sigma^2)^-1.
+        """
         return self.sigma(REML) ** 2 * self.Lambda @ self.M_inv @ self.Lambda.T
 
 
@@ -123,6 +127,8 @@ def penalized_least_squares(X, Z, Lambda, y, w=None):
         [ Lambda' Z' W Z Lambda + I    Lambda' Z' W X ] [ u    ]   [ Lambda' Z' W y ]
         [ X' W Z Lambda                X' W X         ] [ beta ] = [ X' W y         ]
     and their block Cholesky factor [[L, 0], [R_ZX', R_X']] gives the determinants.
+    For one random intercept this is chapter 6's shrinkage: b_j = k_j (mean of cluster j's
+    residuals y - X beta), k_j = tau^2 / (tau^2 + sigma^2 / n_j) = theta^2 n_j / (theta^2 n_j + 1).
     """
     n, p = X.shape
     w = np.ones(n) if w is None else np.asarray(w, dtype=float)
@@ -153,9 +159,21 @@ def lmm_at(design, theta):
 
 
 def lmm_criterion(design, theta, REML=True):
-    """What lmer minimises over theta: the REML criterion (REML=True) or the deviance."""
+    """What lmer minimises over theta: the REML criterion (REML=True) or the deviance (chapters 4 and 7)."""
     solution = lmm_at(design, theta)
     return solution.reml_criterion if REML else solution.deviance
+
+
+def fit_lmm(design, REML=True):
+    """The whole of lmer: minimise the criterion over theta (diagonal of each T >= 0), then solve at the optimum.
+
+    lme4 uses BOBYQA; any bounded derivative-free optimiser reaches the same optimum, here Nelder-Mead.
+    """
+    bounds = [(0, None) if lower == 0 else (None, None) for lower in design.theta_lower]
+    result = optimize.minimize(lambda theta: lmm_criterion(design, theta, REML), design.theta_start,
+                               method="Nelder-Mead", bounds=bounds,
+                               options=dict(xatol=1e-9, fatol=1e-12, maxiter=20_000, adaptive=True))
+    return result.x, lmm_at(design, result.x)
 
 
 # ---------------------------------------------------------------- generalized linear mixed models

@@ -127,6 +127,16 @@ def test_lmm_estimates_and_modes_match_at_the_optimum(lmm_fits):
         np.testing.assert_allclose(merged.condsd, merged.condsd_reference, rtol=ESTIMATE_RTOL)
 
 
+def test_reference_fit_reaches_lmers_optimum():
+    """The reference's own fit (Nelder-Mead over theta) lands on lmer's optimum: the whole path is there."""
+    for REML in (True, False):
+        model = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.load_dataset("sleepstudy"), REML=REML)
+        theta, solution = reference.fit_lmm(model.design, REML)
+        assert (solution.reml_criterion if REML else solution.deviance) == pytest.approx(model.objective, rel=1e-9)
+        np.testing.assert_allclose(theta, model.theta.to_numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(solution.beta, model.fixef().to_numpy(), rtol=1e-6)
+
+
 def test_reference_joint_normal_equations_by_hand():
     """The reference itself, on a model small enough to write out: one factor, two levels, no X but 1."""
     X = np.ones((4, 1))
