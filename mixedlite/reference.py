@@ -10,28 +10,30 @@ checks that the two agree.  Nothing here is fast: it is for reading and for chec
 Notation: the chapters, lme4 and this code
 ==========================================
 
-=========================================  =========================================  ==================
-chapters                                   lme4 paper                                 code
-=========================================  =========================================  ==================
-y_ij, x_ij (ch. 2-3)                       y (n), X (n x p)                           ``y``, ``X``
-beta (fixed effects)                       beta                                       ``beta``
-u_j ~ N(0, tau^2): cluster j's deviation   b = Lambda_theta u, the random effects     ``b``
-  (ch. 3, 6, 8); (u_0j, u_1j) with
-  tau_0, tau_1, rho for a slope (ch. 9)
---                                         u ~ N(0, sigma^2 I), spherical effects     ``u``
-  (chapters never need it)                   (GLMM: u ~ N(0, I))
-which rows belong to which cluster         Z (n x q), one column per effect per level ``Z``
-theta = tau / sigma, one term (ch. 4, 7)   theta; per term T(theta), lower triangular ``theta``, ``T``
-  tau_0^2 = sigma^2 T_11^2, ...             Lambda_theta = blockdiag(I_levels (x) T)   ``Lambda``
-eps_ij ~ N(0, sigma^2)                     sigma^2 (residual variance)                ``sigma``
-REML criterion (ch. 4)                     eq. 41, -2 l_R(theta)                       ``reml_criterion``
-deviance, -2 log-likelihood (ch. 4)        eq. 34, -2 l(theta)                         ``deviance``
-Var(u_j | y) (ch. 6)                       sigma^2 Lambda M^-1 Lambda'                 ``conditional_covariance``
-tilde u_j, the conditional mode (ch. 6)    b-hat = Lambda u-hat                       ``b``
-g(E[y | u_j]) = x'beta + u_j (ch. 8)       eta = offset + X beta + Z Lambda u         ``eta``
-=========================================  =========================================  ==================
+=======================================  ==================================  ==========================
+chapters                                 lme4 paper                          code
+=======================================  ==================================  ==========================
+y_ij, x_ij (ch. 2, 3)                    y (n), X (n x p)                    ``y``, ``X``
+beta, the fixed effects                  beta                                ``beta``
+u_j ~ N(0, tau^2), cluster j's           b = Lambda_theta u, the random      ``b``
+deviation (ch. 3, 6, 8)                  effects
+(u_0j, u_1j): tau_0, tau_1, rho (ch. 9)  Var(b_j) = sigma^2 T T'
+(not needed by the chapters)             u ~ N(0, sigma^2 I), spherical      ``u``
+                                         (GLMMs: u ~ N(0, I))
+which rows belong to which cluster       Z (n x q), a column per effect      ``Z``
+                                         and level
+theta = tau / sigma (ch. 4, 7)           theta; T(theta) lower triangular    ``theta``, ``T``
+                                         Lambda_theta = diag(T, ..., T)      ``Lambda``
+eps_ij ~ N(0, sigma^2)                   sigma^2, the residual variance      ``sigma``
+REML criterion (ch. 4)                   eq. 41                              ``reml_criterion``
+deviance, -2 log-likelihood (ch. 4)      eq. 34                              ``deviance``
+Var(u_j | y) (ch. 6)                     sigma^2 Lambda M^-1 Lambda'         ``conditional_covariance``
+the conditional mode (ch. 6)             b-hat = Lambda u-hat                ``b``
+g(E[y | u]) = x'beta + u_j (ch. 8)       eta = offset + X beta + Z Lambda u  ``eta``
+=======================================  ==================================  ==========================
 
-So a chapter's random intercept ``u_j ~ N(0, tau^2)`` is lme4's ``b_j = theta u_j`` with
+Careful with the letter u: the chapters' u_j is lme4's b_j, and lme4's u is a rescaled copy.
+A chapter's random intercept ``u_j ~ N(0, tau^2)`` is lme4's ``b_j = theta u_j`` with
 spherical ``u_j ~ N(0, sigma^2)``: ``Var(b_j) = theta^2 sigma^2 = tau^2``, hence ``theta = tau / sigma``.
 For a term with p effects per level, each level's b has covariance ``sigma^2 T T'``.
 lme4 works with u because its prior is the same for every model, which turns the model into
@@ -83,7 +85,7 @@ def lmm_response(design):
 
 @dataclass(frozen=True)
 class PenalizedLeastSquares:
-    """The solution of the penalized least-squares problem at one theta (lme4 paper, section 3.1)."""
+    """The solution of the penalized least-squares problem at one theta (lme4 paper, section 3)."""
 
     beta: np.ndarray        # conditional estimate of the fixed effects
     u: np.ndarray           # conditional mode of the spherical random effects
@@ -197,8 +199,8 @@ def pirls(X, Z, Lambda, y, beta, family, wt=None, n_trials=None, offset=None, to
     Finds the u that minimises the penalized deviance ``sum(dev_resid(y, mu)) + |u|^2`` with
     mu = g^-1(offset + X beta + Z Lambda u).  Each step is a Fisher scoring (Newton, for a
     canonical link) step for u, with working weights ``W = wt mu_eta^2 / V(mu)``; steps that
-    raise the penalized deviance are halved.  Then the Laplace approximation (lme4 paper, section 5;
-    chapter 8's integral over u_j) is
+    raise the penalized deviance are halved.  Then the Laplace approximation to chapter 8's
+    integral over the u_j (a second-order expansion of the log-integrand around its mode) is
         -2 log L(theta, beta) ~= -2 log p(y | u) + |u|^2 + log|L|^2     at the mode u.
     ``family``: a :mod:`mixedlite.families` family or its name ("binomial", "poisson").
     Binomial responses as R's glm holds them: y the proportion of successes, wt the trials
