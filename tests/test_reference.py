@@ -79,17 +79,23 @@ def theta_points(model):
             np.where(np.arange(len(theta)) == 0, 0.0, theta)]
 
 
-def reference_ranef(design, solution, REML):
-    """lme4's ``as.data.frame(ranef(m, condVar=TRUE))`` from the dense reference."""
-    condsd = np.sqrt(np.diag(solution.conditional_covariance(REML)))
+def tidy_modes(design, b, condsd=None):
+    """lme4's ``as.data.frame(ranef(m, condVar=TRUE))`` from a vector over all random effects (and their SDs)."""
+    condsd = np.full(len(b), np.nan) if condsd is None else condsd
     rows, start = [], 0
     for term in design.terms:
         for j, name in enumerate(term.names):
             index = start + np.arange(term.n_levels) * term.p + j
             rows.append(pd.DataFrame({"grpvar": term.group, "term": name, "grp": term.levels,
-                                      "condval": solution.b[index], "condsd": condsd[index]}))
+                                      "condval": b[index], "condsd": condsd[index]}))
         start += term.q
     return pd.concat(rows, ignore_index=True)
+
+
+def merged_with_reference(fast, slow):
+    merged = fast.merge(slow, on=["grpvar", "term", "grp"], suffixes=("", "_reference"), validate="1:1")
+    assert len(merged) == len(slow) == len(fast)
+    return merged
 
 
 @pytest.fixture(scope="module", params=list(LMM_CASES), ids=list(LMM_CASES))
@@ -117,10 +123,8 @@ def test_lmm_estimates_and_modes_match_at_the_optimum(lmm_fits):
                                                 rel=OBJECTIVE_RTOL)
         np.testing.assert_allclose(model.fixef().to_numpy(), solution.beta, rtol=ESTIMATE_RTOL)
         assert model.sigma == pytest.approx(solution.sigma(model.REML), rel=ESTIMATE_RTOL)
-        fast = model.ranef(condVar=True)
-        slow = reference_ranef(model.design, solution, model.REML)
-        merged = fast.merge(slow, on=["grpvar", "term", "grp"], suffixes=("", "_reference"), validate="1:1")
-        assert len(merged) == len(slow) == len(fast)
+        condsd = np.sqrt(np.diag(solution.conditional_covariance(model.REML)))
+        merged = merged_with_reference(model.ranef(condVar=True), tidy_modes(model.design, solution.b, condsd))
         scale = np.abs(merged.condval_reference).max()
         np.testing.assert_allclose(merged.condval, merged.condval_reference, rtol=ESTIMATE_RTOL,
                                    atol=ESTIMATE_RTOL * scale)
@@ -190,16 +194,8 @@ def test_glmm_objective_and_modes_match_at_the_optimum(glmm_fit):
     theta, beta = glmm_fit.theta.to_numpy(), glmm_fit.beta
     modes = reference.glmm_at(glmm_fit.design, glmm_fit.resp, glmm_fit.family, theta, beta, tol=1e-15)
     assert glmm_fit.objective == pytest.approx(modes.deviance, rel=LAPLACE_RTOL)
-    fast = glmm_fit.ranef(condVar=True)
-    start, expected = 0, []
-    for term in glmm_fit.design.terms:
-        for j, name in enumerate(term.names):
-            expected.append(pd.DataFrame({"grpvar": term.group, "term": name, "grp": term.levels,
-                                          "reference": modes.b[start + np.arange(term.n_levels) * term.p + j]}))
-        start += term.q
-    merged = fast.merge(pd.concat(expected), on=["grpvar", "term", "grp"], validate="1:1")
-    assert len(merged) == len(fast)
-    np.testing.assert_allclose(merged.condval, merged.reference, rtol=1e-6, atol=1e-6)
+    merged = merged_with_reference(glmm_fit.ranef(condVar=True), tidy_modes(glmm_fit.design, modes.b))
+    np.testing.assert_allclose(merged.condval, merged.condval_reference, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(modes.mu, glmm_fit.fitted().to_numpy(), rtol=1e-6)
 
 
