@@ -93,7 +93,7 @@ class PenalizedLeastSquares:
     r2: float               # penalized weighted residual sum of squares
     logdet_L: float         # log|L|^2, L L' = M = Lambda' Z' W Z Lambda + I
     logdet_RX: float        # log|R_X|^2, R_X' R_X = X' W X - R_ZX' R_ZX
-    log_det_W: float        # sum log w_i
+    logdet_W: float        # sum log w_i
     M_inv: np.ndarray       # M^-1 (for the conditional covariances)
     Lambda: np.ndarray
     n: int
@@ -102,13 +102,13 @@ class PenalizedLeastSquares:
     @property
     def deviance(self):
         """The profiled deviance, -2 log-likelihood at theta (lme4 paper, eq. 34)."""
-        return self.logdet_L + self.n * (1 + np.log(2 * np.pi * self.r2 / self.n)) - self.log_det_W
+        return self.logdet_L + self.n * (1 + np.log(2 * np.pi * self.r2 / self.n)) - self.logdet_W
 
     @property
     def reml_criterion(self):
         """The profiled REML criterion at theta (lme4 paper, eq. 41)."""
         nu = self.n - self.p
-        return self.logdet_L + self.logdet_RX + nu * (1 + np.log(2 * np.pi * self.r2 / nu)) - self.log_det_W
+        return self.logdet_L + self.logdet_RX + nu * (1 + np.log(2 * np.pi * self.r2 / nu)) - self.logdet_W
 
     def sigma(self, REML=True):
         """The conditional estimate of sigma: sqrt(r^2 / (n - p)) for REML, sqrt(r^2 / n) for ML."""
@@ -150,7 +150,7 @@ def penalized_least_squares(X, Z, Lambda, y, w=None):
         beta=beta, u=u, b=Lambda @ u, r2=r2,
         logdet_L=2 * np.sum(np.log(np.diag(L))),            # log|L|^2
         logdet_RX=2 * np.sum(np.log(np.abs(np.diag(R_X)))),  # log|R_X|^2
-        log_det_W=np.sum(np.log(w)), M_inv=np.linalg.inv(M), Lambda=Lambda, n=n, p=p)
+        logdet_W=np.sum(np.log(w)), M_inv=np.linalg.inv(M), Lambda=Lambda, n=n, p=p)
 
 
 def lmm_at(design, theta):
