@@ -93,7 +93,7 @@ class PenalizedLeastSquares:
     r2: float               # penalized weighted residual sum of squares
     logdet_L: float         # log|L|^2, L L' = M = Lambda' Z' W Z Lambda + I
     logdet_RX: float        # log|R_X|^2, R_X' R_X = X' W X - R_ZX' R_ZX
-    logdet_W: float        # sum log w_i
+    logdet_W: float         # sum log w_i
     M_inv: np.ndarray       # M^-1 (for the conditional covariances)
     Lambda: np.ndarray
     n: int
