@@ -2,39 +2,24 @@
 
 For random theta, the profiled criteria, beta, b and the conditional variances from the blocked
 Cholesky must equal those from the textbook formulas with dense matrices:
-``M = Lambda' Z' Z Lambda + I``, ``beta`` and ``u`` from the joint normal equations.
+``M = Lambda' Z' Z Lambda + I``, ``beta`` and ``u`` from the joint normal equations (mixedlite.reference).
 Designs cover a scalar leading term, a vector leading term, vector terms after the first, and
 the sparse path used for large models.
 """
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.linalg as la
 
 import mixedlite.lmm as lmm
+from mixedlite import reference
 from mixedlite.design import Design
 
 
 def dense_reference(pls, design, theta, REML):
-    Z = pls.Z.toarray()
-    X, y, n, p = pls.X, pls.y, pls.n, pls.p
-    blocks = [np.kron(np.eye(t.n_levels), t.factor(th)) for t, th in zip(design.terms, design.split_theta(theta))]
-    Lam = la.block_diag(*blocks)
-    ZL = Z @ Lam
-    q = ZL.shape[1]
-    A = np.block([[ZL.T @ ZL + np.eye(q), ZL.T @ X], [X.T @ ZL, X.T @ X]])
-    solution = np.linalg.solve(A, np.r_[ZL.T @ y, X.T @ y])
-    u, beta = solution[:q], solution[q:]
-    r2 = np.sum((y - X @ beta - ZL @ u) ** 2) + u @ u
-    logdet_L = np.linalg.slogdet(ZL.T @ ZL + np.eye(q))[1]
-    schur = A[q:, q:] - A[q:, :q] @ np.linalg.solve(A[:q, :q], A[:q, q:])
-    logdet_RX = np.linalg.slogdet(schur)[1]
-    if REML:
-        objective = logdet_L + logdet_RX + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p)))
-    else:
-        objective = logdet_L + n * (1 + np.log(2 * np.pi * r2 / n))
-    cond = Lam @ np.linalg.inv(ZL.T @ ZL + np.eye(q)) @ Lam.T
-    return objective, beta, Lam @ u, cond
+    """mixedlite.reference's dense computation on the same X, Z and y: objective, beta, b and Lambda M^-1 Lambda'."""
+    Lam = reference.relative_covariance_factor(design, theta)
+    fit = reference.penalized_least_squares(pls.X, pls.Z.toarray(), Lam, pls.y)
+    return fit.reml_criterion if REML else fit.deviance, fit.beta, fit.b, Lam @ fit.M_inv @ Lam.T
 
 
 def simulated_data(seed=1):
