@@ -285,4 +285,26 @@ QUESTIONS = [
         O("Zero, because the two opposite relations cancel out in the random-intercept model.",
           "They do not cancel; they are weighted by their precision."),
     ), "b"),
+    # ---------------------------------------------------------------- 12 simulate and recover
+    Q("12.1", "You simulate data with a true site-slope correlation of 0, fit, and get 0.55. What is the best reading?", (
+        O("The fitting routine is wrong, because an estimate so far from the truth signals a bug.",
+          "With 20 sites a correlation of random effects scatters widely; a repeated simulation shows it."),
+        O("The simulation must be wrong, since a correlation of zero cannot produce an estimate of 0.55.",
+          "Random draws of 20 site effects can easily show a sample correlation far from zero."),
+        O("An ordinary draw: 20 sites estimate such a correlation poorly.",
+          "Repeating the simulation many times shows how widely the estimate scatters around the truth."),
+        O("The true correlation must really be 0.55, because the estimate is unbiased in large samples.",
+          "Large-sample properties say little with 20 groups, and the truth here is known to be 0."),
+    ), "c"),
+    Q("12.2", "In a simulation study, the 95% Wald interval of a between-site slope covers the truth in 91% of "
+              "300 replicates. What does that suggest?", (
+        O("Nothing: 91% and 95% differ only by chance with 300 replicates, which is easily explained.",
+          "The Monte Carlo SE of a 95% rate with 300 replicates is about 1.3 points; 4 points is about three SEs."),
+        O("The Wald interval is a little too narrow; use t with df based on the sites.",
+          "The normal quantile ignores that the SE is estimated from few sites (Chapter 5)."),
+        O("The estimates must be biased, because otherwise a 95% interval always covers exactly 95%.",
+          "Intervals can undercover with unbiased estimates when the SE is itself uncertain."),
+        O("The model needs more random effects, since undercoverage always means a missing variance.",
+          "Here the model is the true one; the shortfall comes from the interval's approximation."),
+    ), "b"),
 ]
