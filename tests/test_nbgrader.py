@@ -449,6 +449,8 @@ def test_instructor_workflow(tmp_path):
     assert feedback, "the student should have received an HTML feedback file"
     html = feedback[0].read_text()
     assert "not the best answer" in html, "feedback should show the failing hidden test's message"
+    assert "Why each option is right or wrong" in html and "c. Right." not in html and "a. Right." in html, \
+        "feedback should explain every option of the prerequisite quiz (q3's answer is a)"
 
     grades = export_grades(env, course)
     assert grades[(student, assignment)] == (2.0, 3.0)
