@@ -54,15 +54,18 @@ QUESTIONS = [
         O("A second grouping factor nested in Subject, which is why the summary lists Subject twice.",
           "The second listing (Subject.1) is the separate slope term, not a nested factor."),
     ), "c"),
-    Q("02.3", "When is a grouping factor better treated as fixed than as random?", (
-        O("When its few levels are the very ones you care about.",
-          "Two drugs or three teaching methods are not a sample from a population of levels; estimate each."),
-        O("Whenever it has many levels, because many levels make a variance impossible to estimate.",
-          "Many levels are exactly what a variance needs; it is few levels that make it hard."),
-        O("Whenever the factor was recorded without error, as group labels almost always are.",
-          "Measurement error in the labels has nothing to do with the choice between fixed and random."),
-        O("Whenever its levels differ a lot, since random effects assume the differences are small.",
-          "A random effect can have a large variance; the size of the differences does not decide the question."),
+    Q("02.3", "Students live in neighbourhoods and attend schools; each neighbourhood sends its children to a few "
+              "nearby schools. Which random part describes the design?", (
+        O("`(1 | school) + (1 | neighbourhood)`: one term per classification.",
+          "The factors are cross-classified (partially crossed); each gets its own term, whether or not every "
+          "combination occurs (Section 2.7)."),
+        O("`(1 | school/neighbourhood)`, because neighbourhoods are nested in the schools they feed.",
+          "A neighbourhood feeds several schools, so it is not inside any one of them."),
+        O("`(1 | neighbourhood/school)`, since every school lies inside exactly one neighbourhood.",
+          "A school draws children from several neighbourhoods; the nesting fails this way round too."),
+        O("`(1 | school)` alone, since a second factor needs every school-neighbourhood combination.",
+          "Partially crossed designs are fitted the same way as fully crossed ones; leaving a factor out shifts "
+          "its variance onto the other."),
     ), "a"),
     # ---------------------------------------------------------------- 3 ICC
     Q("03.1", "A random-intercept model estimates a between-cluster variance of 9 and a residual variance of 27. "
@@ -110,6 +113,17 @@ QUESTIONS = [
         O("ML variances are biased low: they ignore the df spent on fixed effects.",
           "As dividing by n instead of n - 1 does; REML accounts for the estimated fixed effects."),
     ), "d"),
+    Q("04.3", "In 100 simulated clinic studies the estimated clinic intercept-slope correlation spreads from about "
+              "-0.8 to 1 around a true value of 0. What follows for the tutorial's estimate of 0.55?", (
+        O("It is weak evidence of anything: 15 clinics estimate a correlation poorly.",
+          "An estimate is informative only relative to its sampling spread, which the simulation shows is huge."),
+        O("It is strong evidence of a positive correlation, since 0.55 lies far above the true value of 0.",
+          "In the simulation the truth is 0 and estimates like 0.55 occur routinely."),
+        O("It proves the simulation is wrong, since a correct simulation would reproduce the estimate of 0.55.",
+          "A correct simulation reproduces the spread of estimates, not one particular estimate."),
+        O("It shows the REML estimate is biased upward, so the true correlation must be lower than 0.55.",
+          "One estimate cannot show bias; the simulated estimates centre near 0.1, and the spread dominates."),
+    ), "a"),
     # ---------------------------------------------------------------- 5 p-values
     Q("05.1", "Why does lme4's summary print no p-values for the fixed effects?", (
         O("The t statistics are not exactly t-distributed, with no agreed df.",
