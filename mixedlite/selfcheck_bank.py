@@ -293,7 +293,7 @@ QUESTIONS = [
         O("The within-clinic slope exactly, because the random intercept removes all clinic differences.",
           "A random intercept does not absorb the clinic means of x; the slope still mixes both relations."),
         O("A blend of the two slopes that need not equal either of them.",
-          "Section 11.2's simulation shows the single slope biased in every replication."),
+          "In Section 11.2 the single slope centres near -0.6 while the within slope is -1.5."),
         O("The between-clinic slope, since the clinic level is the one that the random effect describes.",
           "The slope uses within-clinic information too; it is a weighted mix."),
         O("Zero, because the two opposite relations cancel out in the random-intercept model.",
