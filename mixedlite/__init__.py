@@ -28,11 +28,11 @@ __all__ = [
     "icc", "design_effect", "effective_sample_size", "overdispersion", "ConvergenceWarning", "SingularFitWarning",
 ]
 
-_LAZY_MODULES = ("plots", "widgets", "report")  # matplotlib/ipywidgets load on first use, not at import
+_LAZY_MODULES = ("plots", "widgets", "report", "selfcheck")  # matplotlib/ipywidgets load on first use, not at import
 
 
 def __getattr__(name):
-    """``ml.plots``, ``ml.widgets``, ``ml.report``: imported when first touched."""
+    """``ml.plots``, ``ml.widgets``, ``ml.report``, ``ml.selfcheck``: imported when first touched."""
     if name in _LAZY_MODULES:
         import importlib
         return importlib.import_module(f".{name}", __name__)

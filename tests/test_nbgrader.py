@@ -449,6 +449,8 @@ def test_instructor_workflow(tmp_path):
     assert feedback, "the student should have received an HTML feedback file"
     html = feedback[0].read_text()
     assert "not the best answer" in html, "feedback should show the failing hidden test's message"
+    assert "Why each option is right or wrong" in html and "c. Right." not in html and "a. Right." in html, \
+        "feedback should explain every option of the prerequisite quiz (q3's answer is a)"
 
     grades = export_grades(env, course)
     assert grades[(student, assignment)] == (2.0, 3.0)
@@ -469,3 +471,140 @@ def test_kernel_death_is_reported_not_fatal(generated):
     assert not (course / "autograded" / "crasher").exists() or \
         not any((course / "autograded" / "crasher").rglob("*.ipynb")), "no autograded notebook for the crashed run"
 
+
+
+# ---------------------------------------------------------------------------- alternative correct answers
+
+# For every assignment, answers that are correct but written differently from solutions/: numpy instead of
+# pandas, another standardisation, the rounding a question allows, other routes to the same number,
+# letters in upper case. Each dict maps a student id to {grade_id: answer source}; cells not named keep
+# the solution's source. A correct answer must never lose a point.
+ALTERNATIVES = {
+    "prerequisites": {"upper_case": {"q1": 'q1 = "B"', "q2": 'q2 = " D "', "q3": "q3 = 'A'"}},
+    "practice_test": {"upper_case": {"q1": 'q1 = "C"', "q2": 'q2 = "A "', "q3": 'q3 = "D"', "q4": 'q4 = "B"',
+                                     "q5": 'q5 = " c"'}},
+    "design_effects": {"numpy_and_rounding": {
+        "functions": (
+            "import math\nimport numpy as np\n\n\n"
+            "def design_effect(cluster_size, icc):\n    return float(np.add(1.0, np.multiply(cluster_size - 1, icc)))\n\n\n"
+            "def effective_sample_size(n_total, cluster_size, icc):\n    return n_total / (1 + (cluster_size - 1) * icc)\n\n\n"
+            "def se_inflation(cluster_size, icc):\n    return design_effect(cluster_size, icc) ** 0.5\n"),
+        # the source text's own arithmetic: sqrt(6.4) rounded to 2.5, so 0.5 x 2.5 = 1.25
+        "b1": "deff_trial = 6.4\nn_eff_trial = np.float64(1000) / deff_trial\nse_mixed_trial = 0.5 * 2.5\n",
+        "b2": "deff_clinics = np.float64(1 + 19 * 0.4)\nn_eff_clinics = 100 / deff_clinics\n",
+        "b3": "se_factor_longitudinal = float(np.sqrt(1 + 9 * 0.5))\n",
+        "b4": "between, within = 4.0, 12.0\nicc_clinics = between / (between + within)\n",
+        "b5": "clusters_needed = int(np.ceil(200 / (21 / (1 + 20 * 0.05))))\n",
+    }},
+    "ex1_fit_extract": {"numpy_arrays": {
+        "fixed": "fixed = pd.Series(m.fixef())\n",
+        "varcomp": (
+            "vc = m.varcorr()\n"
+            "sd_intercept = float(np.sqrt(vc['vcov'].iloc[0]))\n"
+            "sd_days = float(np.sqrt(vc['vcov'].iloc[1]))\n"
+            "corr_intercept_days = float(vc.loc[vc['var2'].notna(), 'sdcor'].iloc[0])\n"
+            "sd_residual = float(m.sigma)\n"),
+        "blups": "blups = m.ranef()['Subject'].copy()\n",
+        "shrinkage": (
+            "slopes_separate = np.array([np.polyfit(g['Days'], g['Reaction'], 1)[0]\n"
+            "                            for _, g in d.groupby('Subject', observed=True)])\n"
+            "slopes_model = m.coef()['Subject']['Days'].to_numpy()\n"
+            "shrinkage_ratio = np.std(slopes_model) / np.std(slopes_separate)\n"),
+        "plot": (
+            "fig, axes = plt.subplots(3, 6, sharex=True, sharey=True)\n"
+            "fitted = m.fitted()\n"
+            "for ax, (subject, rows) in zip(axes.flat, d.groupby('Subject', observed=True)):\n"
+            "    ax.plot(rows['Days'], rows['Reaction'], 'o', ms=2)\n"
+            "    ax.plot(rows['Days'].to_numpy(), np.asarray(fitted)[rows.index])\n"
+            "    ax.set_xlabel('days'); ax.set_ylabel('ms')\n"),
+    }},
+    "ex2_lm_vs_lmer": {"polyfit_and_summary": {
+        "ols": (
+            "x, y = d['Days'].to_numpy(float), d['Reaction'].to_numpy(float)\n"
+            "b1, b0 = np.polyfit(x, y, 1)\n"
+            "slope_ols = float(b1)\n"
+            "rss = np.sum((y - b0 - b1 * x) ** 2)\n"
+            "se_ols = float(np.sqrt(rss / (len(y) - 2) / np.sum((x - x.mean()) ** 2)))\n"),
+        "lmer": (
+            "coefs = m.summary().coefficients\n"
+            "slope_lmer = float(coefs.loc['Days', 'Estimate'])\n"
+            "se_lmer = float(coefs.loc['Days', 'Std. Error'])\n"),
+        "short": (
+            "slope_ols_short = float(np.polyfit(d_short['Days'], d_short['Reaction'], 1)[0])\n"
+            "slope_lmer_short = float(ml.lmer('Reaction ~ 1 + Days + (1 + Days | Subject)', d_short).fixef()['Days'])\n"),
+        "q_balanced": 'q_balanced = "B"', "q_unbalanced": "q_unbalanced = 'a '",
+    }},
+    "ex3_glmm_icc": {"other_construction": {
+        "var_u": "var_u = float(np.pi ** 2 / 3 * ICC_TRUE / (1 - ICC_TRUE))\n",
+        "simulate": (
+            "rng = np.random.default_rng(SEED)\n"
+            "u = rng.standard_normal(N_CLUSTERS) * np.sqrt(var_u)\n"
+            "eta = INTERCEPT + np.repeat(u, CLUSTER_SIZE)\n"
+            "sim = pd.DataFrame({'clinic': np.repeat([f'clinic_{j}' for j in range(N_CLUSTERS)], CLUSTER_SIZE),\n"
+            "                    'y': (rng.random(len(eta)) < 1 / (1 + np.exp(-eta))).astype(int)})\n"),
+        "fit": (
+            "g = ml.glmer('y ~ (1 | clinic)', sim, family='binomial')\n"
+            "var_u_hat = float(g.varcorr()['sdcor'].iloc[0] ** 2)\n"
+            "icc_hat = var_u_hat / (var_u_hat + np.pi ** 2 / 3)\n"
+            "icc_library = ml.icc(g)\n"),
+        "q_latent": 'q_latent = "A"',
+    }},
+    "ex4_correlated_vs_uncorrelated": {"loglik_and_anova": {
+        "aic": (
+            "aic_corr = float(-2 * m_corr.loglik() + 2 * m_corr.df)\n"
+            "aic_uncorr = float(-2 * m_uncorr.loglik() + 2 * m_uncorr.df)\n"
+            "delta_aic = aic_corr - aic_uncorr\n"
+            "corr_estimate = float(m_corr.varcorr().dropna(subset=['var2'])['sdcor'].iloc[0])\n"),
+        "ml": "table = ml.anova(m_uncorr, m_corr)\ndelta_aic_ml = float(table['AIC'].iloc[1] - table['AIC'].iloc[0])\n",
+        "q_correlation": 'q_correlation = "B"',
+    }},
+    "ex5_convergence": {
+        "numpy_std": {"rescaled": (
+            "x = d['baseline'].to_numpy()\n"
+            "d['baseline_z'] = (x - x.mean()) / np.std(x)\n"
+            "m_rescaled = ml.lmer('Reaction ~ Days + baseline_z + (Days + baseline_z | Subject)', d)\n"
+            "problems_rescaled = problems(m_rescaled)\n")},
+        "scipy_zscore": {"rescaled": (
+            "from scipy.stats import zscore\n"
+            "d['baseline_z'] = zscore(d['baseline'])\n"
+            "m_rescaled = ml.lmer('Reaction ~ Days + baseline_z + (Days + baseline_z | Subject)', d)\n"
+            "problems_rescaled = problems(m_rescaled)\n"),
+            "q_resolved": 'q_resolved = "C"', "q_why": "q_why = 'A'"},
+        # what scikit-learn's StandardScaler().fit_transform(d[['baseline']]) returns: an (n, 1) array, ddof 0
+        "scaler_style": {"rescaled": (
+            "column = d[['baseline']].to_numpy()\n"
+            "d['baseline_z'] = (column - column.mean(axis=0)) / column.std(axis=0)\n"
+            "m_rescaled = ml.lmer('Reaction ~ Days + baseline_z + (Days + baseline_z | Subject)', d)\n"
+            "problems_rescaled = problems(m_rescaled)\n")},
+    },
+}
+
+
+def test_alternatives_cover_every_assignment():
+    assert set(ALTERNATIVES) == set(ASSIGNMENTS), "every assignment needs at least one alternative correct submission"
+
+
+@pytest.mark.slow
+def test_alternative_correct_solutions_get_full_marks(tmp_path):
+    """Correct answers written another way (numpy, other standardisations, allowed rounding) earn every point."""
+    env = Env(tmp_path)
+    course = make_course(tmp_path, env)
+    expected = {}
+    for a in gradable_assignments():
+        for student, answers in ALTERNATIVES[a].items():
+            nb = solved(course, a)
+            for gid, text in answers.items():
+                cell_by_id(nb, gid)["source"] = text
+            submit_directly(course, student, a, nb)
+            expected[(student, a)] = max_points(nb)
+    result = env.nbgrader("autograde", "*", f"--Execute.timeout={TEST_CELL_TIMEOUT}", cwd=course, check=False)
+    assert result.returncode == 0, f"autograde reported errors:\n{result.stderr[-6000:]}"
+    grades = export_grades(env, course)
+    lost = {}
+    for (student, a), full in expected.items():
+        if grades[(student, a)][0] != full:
+            graded = read_nb(course / "autograded" / student / a / f"{a}.ipynb")
+            errors = [f"{grade_id(c)}: {o.get('evalue', '')}" for c in graded["cells"]
+                      for o in c.get("outputs", []) if o.get("output_type") == "error"]
+            lost[(student, a)] = (grades[(student, a)][0], full, errors)
+    assert not lost, f"correct alternative answers lost points (score, max, errors): {lost}"
