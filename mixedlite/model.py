@@ -114,7 +114,10 @@ class MixedModel:
                     rows.append((grp, term.names[j], term.names[i], cov[i, j], corr))
         if self._has_residual:
             rows.append(("Residual", None, None, self.sigma**2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        frame = pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        for k, column in ((1, "var1"), (2, "var2")):  # None for every model (a str column would hold NaN)
+            frame[column] = pd.Series([row[k] for row in rows], dtype=object)
+        return frame
 
     _has_residual = True
 

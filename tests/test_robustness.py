@@ -25,3 +25,15 @@ def test_random_slopes_with_int8_category_codes(n_groups):
     assert m.ranef()["g"].shape == (n_groups, 2)
     g = ml.glmer("k ~ x + (x | g)", d, family="binomial")
     assert np.isfinite(g.objective)
+
+
+@pytest.mark.parametrize("formula", ["Reaction ~ Days + (Days | Subject)", "Reaction ~ Days + (Days || Subject)",
+                                     "Reaction ~ Days + (1 | Subject)"])
+def test_varcorr_has_one_missing_marker(formula):
+    """var1/var2 are None where lme4 prints NA, whatever the model (pandas stored NaN for correlated terms)."""
+    vc = ml.lmer(formula, ml.load_dataset("sleepstudy")).varcorr()
+    missing = vc["var2"].isna()
+    assert vc["var1"].dtype == object and vc["var2"].dtype == object
+    assert all(value is None for value in vc.loc[missing, "var2"])
+    assert vc["var1"].iloc[-1] is None and vc["grp"].iloc[-1] == "Residual"
+    assert (~missing).sum() == (1 if "(Days | Subject)" in formula else 0)
