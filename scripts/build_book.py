@@ -40,6 +40,8 @@ OUT = ROOT / "build" / "book"
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+PROGRESS_MODELS = ("FloatProgressModel", "IntProgressModel")
+PROGRESS_TEXT = re.compile(r"\d+%\|.*\|\s*\d+/\d+\s*\[")
 CHAPTER_MAP_MARK = "<!-- chapter-map -->"
 EXERCISE_LIST_MARK = "<!-- exercise-list -->"
 
@@ -71,14 +73,16 @@ def run_command(chapter):
 # ---------------------------------------------------------------------------- widgets
 
 def widget_snapshot(model_id, state):
-    """Walk a saved widget tree from ``model_id``: (control "description = value" lines, outputs).
+    """Walk a saved widget tree from ``model_id``: (control lines, outputs, whether it is a progress bar).
 
-    Outputs are nbformat outputs that show the widget's initial state without JavaScript: the
-    text of HTML widgets and what Output widgets displayed (figures, tables).
+    Control lines read "description = value" (sliders and other inputs).  Outputs are nbformat
+    outputs that show the widget's initial state without JavaScript: the text of HTML widgets
+    and what Output widgets displayed (figures, tables).
     """
-    controls, outputs = [], []
+    controls, outputs, progress = [], [], False
 
     def walk(mid):
+        nonlocal progress
         model = state.get(mid)
         if model is None:
             return
@@ -87,13 +91,15 @@ def widget_snapshot(model_id, state):
             outputs.append(nbformat.v4.new_output("display_data", data={"text/html": str(values.get("value", ""))}))
         elif name == "OutputModel":
             outputs.extend(nbformat.from_dict(out) for out in values.get("outputs", []))
+        elif name in PROGRESS_MODELS:
+            progress = True
         elif "value" in values and values.get("description"):
             controls.append(f"{values['description']} = {values['value']}")
         for child in values.get("children", []):
             walk(str(child).removeprefix("IPY_MODEL_"))
 
     walk(model_id)
-    return controls, outputs
+    return controls, outputs, progress
 
 
 def kernel_note(chapter, controls):
@@ -106,23 +112,38 @@ def kernel_note(chapter, controls):
         "then <em>Run &#9656; Run All Cells</em>.</p></div>")})
 
 
+def is_progress_text(out):
+    """A stream output that is a text progress bar (tqdm's ' 40%|####  | 120/300 [...]')."""
+    return out.get("output_type") == "stream" and bool(PROGRESS_TEXT.search(str(out.get("text", ""))))
+
+
 def freeze_widgets(nb, chapter):
-    """Replace every widget view in ``nb`` by its saved initial state and a note; returns how many."""
+    """Make ``nb``'s outputs static: returns (widgets frozen, progress bars dropped).
+
+    Every widget view becomes a note (the sliders need a kernel, and the command that starts
+    one) followed by the widget's saved initial state.  Progress bars, widget or text, are
+    dropped: on a saved page they only show a run that is over (or look stalled at 0%).
+    """
     state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    frozen = 0
+    frozen = dropped = 0
     for cell in nb.cells:
         new_outputs = []
         for out in cell.get("outputs", []):
             view = out.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
+            if is_progress_text(out):
+                dropped += 1
+            elif view is None:
                 new_outputs.append(out)
-                continue
-            controls, shown = widget_snapshot(view.get("model_id"), state)
-            new_outputs += [kernel_note(chapter, controls), *shown]
-            frozen += 1
+            else:
+                controls, shown, progress = widget_snapshot(view.get("model_id"), state)
+                if progress and not controls:
+                    dropped += 1
+                else:
+                    new_outputs += [kernel_note(chapter, controls), *shown]
+                    frozen += 1
         if "outputs" in cell:
             cell.outputs = new_outputs
-    return frozen
+    return frozen, dropped
 
 
 def run_this_chapter_cell(chapter):
@@ -216,7 +237,7 @@ def copy_mathjax(dest):
 # ---------------------------------------------------------------------------- build
 
 def stage(src, executed):
-    """Assemble the book's source in ``src``; returns the number of widgets frozen."""
+    """Assemble the book's source in ``src``; returns (widgets frozen, chapter of each progress bar dropped)."""
     chapters = chapter_files()
     missing = [p.name for p in chapters if not (executed / p.name).is_file()]
     if missing:
@@ -226,23 +247,25 @@ def stage(src, executed):
     if EXERCISES.is_dir():
         shutil.copytree(EXERCISES, src / "exercises", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     copy_mathjax(src / "_mathjax" / "mathjax")  # served as _static/mathjax/
-    frozen = 0
+    frozen, dropped = 0, []
     for chapter in chapters:
         nb = nbformat.read(executed / chapter.name, as_version=4)
-        frozen += freeze_widgets(nb, chapter)
+        widgets, bars = freeze_widgets(nb, chapter)
+        frozen += widgets
+        dropped += [chapter.name] * bars
         nb.cells.insert(1, run_this_chapter_cell(chapter))
         nbformat.write(nb, src / chapter.name)
     write_toc(src, chapters)
     fill_marker(src / "intro.md", CHAPTER_MAP_MARK, chapter_map(chapters))
     fill_marker(src / "exercises.md", EXERCISE_LIST_MARK, exercise_list(src / "exercises"))
-    return frozen
+    return frozen, dropped
 
 
 def build(executed=EXECUTED, out=OUT):
     """Stage and build the site into ``out``; returns (seconds, warning lines of the build log)."""
     start = time.perf_counter()
     work = out.parent / f"{out.name}-src"
-    frozen = stage(work / "src", executed)
+    frozen, dropped = stage(work / "src", executed)
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(work / "src"),
            "--path-output", str(work), "--builder", "html", "--quiet"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -253,6 +276,8 @@ def build(executed=EXECUTED, out=OUT):
     shutil.rmtree(out, ignore_errors=True)
     shutil.move(work / "_build" / "html", out)
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    warnings += [f"{name}: a progress bar in the saved outputs (left out of the page; pass progress=False)"
+                 for name in dropped]
     seconds = time.perf_counter() - start
     print(f"book: {len(chapter_files())} chapters, {frozen} widgets shown as their initial state, "
           f"{len(warnings)} warnings, built in {seconds:.1f} s -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}/index.html")

@@ -69,7 +69,7 @@ def execute_chapter(path, out_dir, timeout=120):
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     page = copy.deepcopy(nb)
-    build_book.freeze_widgets(page, path)  # the widget's initial state, not ipywidgets' JavaScript from a CDN
+    build_book.freeze_widgets(page, path)  # widgets' initial state, not ipywidgets' JavaScript from a CDN; no progress bars
     html, _ = HTMLExporter(mathjax_url=f"mathjax/MathJax.js?config={build_book.MATHJAX_CONFIG}").from_notebook_node(page)
     (out_dir / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
     return seconds, error
