@@ -185,17 +185,17 @@ def assignment_points(notebook):
 
 
 def exercise_list(staged_exercises):
-    """A Markdown table of the assignments in solutions/: student notebook (download), topic, points."""
+    """A Markdown table of the assignments in solutions/: student notebook (a download), its title, points."""
     assignments = sorted(p for p in SOLUTIONS.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if SOLUTIONS.is_dir() else []
-    rows = ["| assignment | student notebook | what you do | points |", "|---|---|---|---|"]
+    rows = ["| student notebook | what you do | points |", "|---|---|---|"]
     for folder in assignments:
         for solution in sorted(folder.glob("*.ipynb")):
             student = staged_exercises / folder.name / solution.name
             title, _ = chapter_title_and_prerequisites(nbformat.read(solution, as_version=4))
             link = (f"{{download}}`{solution.name} <exercises/{folder.name}/{solution.name}>`"
                     if student.is_file() else f"`{solution.name}` (run `make course` to generate it)")
-            rows.append(f"| `{folder.name}` | {link} | {title.replace('|', '/')} | {assignment_points(solution):g} |")
+            rows.append(f"| {link} | {title.replace('|', '/')} | {assignment_points(solution):g} |")
     return "\n".join(rows)
 
 

@@ -262,3 +262,13 @@ def test_built_site_pages_hold_no_progress_bars_or_raw_widgets(built_site):
         assert "cdn.jsdelivr.net" not in html and "cdnjs.cloudflare.com" not in html, f"{page.name} loads from a CDN"
     sphinx_warnings = [w for w in warnings if "WARNING" in w or "ERROR" in w]
     assert not sphinx_warnings, "the book's build log has warnings:\n" + "\n".join(sphinx_warnings)
+
+
+def test_bibliography_holds_the_references_the_course_cites():
+    import pybtex.database
+
+    entries = pybtex.database.parse_file(ROOT / "book" / "references.bib").entries
+    found = {(entry.persons["author"][0].last_names[0], entry.fields["year"]) for entry in entries.values()}
+    for first_author, year in [("Bates", "2015"), ("Barr", "2013"), ("Matuschek", "2017"), ("Kenward", "1997"),
+                               ("Satterthwaite", "1946"), ("Nakagawa", "2013"), ("Gelman", "2007")]:
+        assert (first_author, year) in found, f"book/references.bib lacks {first_author} {year}"
