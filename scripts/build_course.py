@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 SOLUTIONS = ROOT / "solutions"
 BUILD = ROOT / "build" / "chapters"
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # offline/: JupyterLab's page without CDN scripts
 
 
 def kernel_config(socket_dir):
@@ -70,7 +71,9 @@ def execute_chapter(path, out_dir, timeout=120):
     nbformat.write(nb, out_dir / path.name)
     page = copy.deepcopy(nb)
     build_book.freeze_widgets(page, path)  # widgets' initial state, not ipywidgets' JavaScript from a CDN; no progress bars
-    html, _ = HTMLExporter(mathjax_url=f"mathjax/MathJax.js?config={build_book.MATHJAX_CONFIG}").from_notebook_node(page)
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)],
+                            mathjax_url=f"mathjax/MathJax.js?config={build_book.MATHJAX_CONFIG}")
+    html, _ = exporter.from_notebook_node(page)
     (out_dir / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
     return seconds, error
 
