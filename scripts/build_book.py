@@ -17,7 +17,8 @@ packages.  The steps:
 3. fill in the front page's chapter map (titles and prerequisites read from the chapters) and
    the exercise list (read from ``solutions/`` and ``exercises/``);
 4. copy MathJax 2 from jupyter-server-mathjax next to the pages (``_static/mathjax/``): no CDN;
-5. ``jupyter-book build`` with execution off (nothing runs twice), then move the HTML to ``--out``.
+5. ``jupyter-book build`` with execution off (nothing runs twice), then move the HTML to ``--out``
+   and put the executed chapters behind the pages' download buttons (``_sources/``).
 """
 import argparse
 import html
@@ -107,7 +108,7 @@ def kernel_note(chapter, controls):
     shown = f" (initial values: {html.escape('; '.join(controls))})" if controls else ""
     return nbformat.v4.new_output("display_data", data={"text/html": (
         '<div class="admonition note widget-static-note"><p class="admonition-title">Interactive app</p>'
-        f"<p>A static copy of the app as it first appears{shown}. The sliders need a running Python "
+        f"<p>A static copy of the app as it first appears{shown}. Its controls need a running Python "
         f"kernel: from the repository root run <code>{html.escape(run_command(chapter))}</code>, "
         "then <em>Run &#9656; Run All Cells</em>.</p></div>")})
 
@@ -120,9 +121,10 @@ def is_progress_text(out):
 def freeze_widgets(nb, chapter):
     """Make ``nb``'s outputs static: returns (widgets frozen, progress bars dropped).
 
-    Every widget view becomes a note (the sliders need a kernel, and the command that starts
-    one) followed by the widget's saved initial state.  Progress bars, widget or text, are
-    dropped: on a saved page they only show a run that is over (or look stalled at 0%).
+    A widget output that carries its own HTML form (a self-check question lists its options)
+    keeps that form.  Any other widget view becomes a note (the controls need a kernel, and the
+    command that starts one) followed by the widget's saved initial state.  Progress bars, widget
+    or text, are dropped: on a saved page they only show a run that is over (or look stalled at 0%).
     """
     state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     frozen = dropped = 0
@@ -134,6 +136,10 @@ def freeze_widgets(nb, chapter):
                 dropped += 1
             elif view is None:
                 new_outputs.append(out)
+            elif "text/html" in out.get("data", {}):  # the widget's author wrote its static form
+                out.data = {key: value for key, value in out.data.items() if key != WIDGET_VIEW}
+                new_outputs.append(out)
+                frozen += 1
             else:
                 controls, shown, progress = widget_snapshot(view.get("model_id"), state)
                 if progress and not controls:
@@ -150,8 +156,8 @@ def run_this_chapter_cell(chapter):
     """A markdown cell: these are saved outputs; the command that opens the runnable notebook."""
     return nbformat.v4.new_markdown_cell(
         ":::{tip}\n"
-        f"This page shows the chapter's saved outputs. To run it yourself, change it and move its "
-        f"sliders, open the notebook from the repository root with `{run_command(chapter)}` "
+        "This page shows the chapter's saved outputs. To run it yourself, change it and use its "
+        f"widgets, open the notebook from the repository root with `{run_command(chapter)}` "
         "(set-up: [How to run the course](intro.md)), or download it with the button at the top.\n"
         ":::")
 
@@ -275,12 +281,15 @@ def build(executed=EXECUTED, out=OUT):
         raise BookError(f"jupyter-book build failed (exit {result.returncode}):\n{log[-6000:]}")
     shutil.rmtree(out, ignore_errors=True)
     shutil.move(work / "_build" / "html", out)
+    for chapter in chapter_files():  # the page's download button: the chapter as it ran, not the staged copy
+        shutil.copy(executed / chapter.name, out / "_sources" / chapter.name)
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
     warnings += [f"{name}: a progress bar in the saved outputs (left out of the page; pass progress=False)"
                  for name in dropped]
     seconds = time.perf_counter() - start
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"book: {len(chapter_files())} chapters, {frozen} widgets shown as their initial state, "
-          f"{len(warnings)} warnings, built in {seconds:.1f} s -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}/index.html")
+          f"{len(warnings)} warnings, built in {seconds:.1f} s -> {shown}/index.html")
     for line in warnings:
         print(f"  {line}")
     return seconds, warnings

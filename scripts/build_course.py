@@ -70,7 +70,7 @@ def execute_chapter(path, out_dir, timeout=120):
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     page = copy.deepcopy(nb)
-    build_book.freeze_widgets(page, path)  # widgets' initial state, not ipywidgets' JavaScript from a CDN; no progress bars
+    build_book.freeze_widgets(page, path)  # widgets' saved state, not ipywidgets' JavaScript from a CDN
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)],
                             mathjax_url=f"mathjax/MathJax.js?config={build_book.MATHJAX_CONFIG}")
     html, _ = exporter.from_notebook_node(page)

@@ -74,7 +74,10 @@ def saved_widget_notebook():
         nbformat.v4.new_output("display_data", data={view: {"model_id": "bar"}, "text/plain": "0%| | 0/300"}),
         nbformat.v4.new_output("stream", name="stderr", text="PBmodcomp:  40%|####      | 120/300 [00:01<00:02]\r"),
     ])
-    nb = nbformat.v4.new_notebook(cells=[cell])
+    question = nbformat.v4.new_code_cell("selfcheck.ask('06.1')", outputs=[
+        nbformat.v4.new_output("display_data", data={view: {"model_id": "quiz"}, "text/plain": "Self-check 06.1",
+                                                     "text/html": "<div>Self-check 06.1 <li>a. ...</li></div>"})])
+    nb = nbformat.v4.new_notebook(cells=[cell, question])
     nb.metadata["widgets"] = {build_book.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
     return nb
 
@@ -82,7 +85,7 @@ def saved_widget_notebook():
 def test_widget_becomes_its_saved_state_and_the_command_to_run_it():
     nb = saved_widget_notebook()
     frozen, dropped = build_book.freeze_widgets(nb, CHAPTERS / "06_blups_shrinkage.ipynb")
-    assert (frozen, dropped) == (1, 2)
+    assert (frozen, dropped) == (2, 2)
     assert "widgets" not in nb.metadata, "no widget state left for myst-nb to load ipywidgets' JavaScript for"
     note, text, figure = nb.cells[0].outputs
     assert "tau = 5.0" in note.data["text/html"]
@@ -90,6 +93,8 @@ def test_widget_becomes_its_saved_state_and_the_command_to_run_it():
     assert "running Python kernel" in note.data["text/html"]
     assert text.data["text/html"] == "<b>k = 0.31</b>"
     assert figure.data["image/png"] == "iVBORw0KGgo="
+    (question,) = nb.cells[1].outputs
+    assert set(question.data) == {"text/plain", "text/html"}, "a widget's own HTML form is kept, its view dropped"
 
 
 # ---------------------------------------------------------------------------- the built site
@@ -253,13 +258,18 @@ def test_site_navigation_search_and_equations_offline(how, built_site, chromium,
 
 
 @pytest.mark.slow
-def test_built_site_pages_hold_no_progress_bars_or_raw_widgets(built_site):
+def test_built_site_pages_hold_no_progress_bars_or_raw_widgets_and_download_the_chapters(built_site):
     folder, _, warnings = built_site
     for page in sorted(folder.glob("*.html")):
         html = page.read_text(encoding="utf-8")
         assert not build_book.PROGRESS_TEXT.search(html), f"{page.name} shows a progress bar"
         assert "application/vnd.jupyter.widget" not in html, f"{page.name} holds a widget needing JavaScript"
         assert "cdn.jsdelivr.net" not in html and "cdnjs.cloudflare.com" not in html, f"{page.name} loads from a CDN"
+    for path in CHAPTER_FILES:
+        downloaded = nbformat.read(folder / "_sources" / path.name, as_version=4)
+        source = nbformat.read(path, as_version=4)
+        assert [c.source for c in downloaded.cells] == [c.source for c in source.cells], \
+            f"the download button of {path.stem} should give the chapter itself"
     sphinx_warnings = [w for w in warnings if "WARNING" in w or "ERROR" in w]
     assert not sphinx_warnings, "the book's build log has warnings:\n" + "\n".join(sphinx_warnings)
 
