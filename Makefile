@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make course   fresh venv, install, execute every chapter (build/chapters/*.ipynb + .html),
-#                 regenerate the student versions in exercises/ with nbgrader
+#                 regenerate the student versions in exercises/ with nbgrader, build the site (build/book/)
 #   make test     run the test suite (library, notebooks, hygiene, widgets, real browser)
 
 PYTHON ?= python3
