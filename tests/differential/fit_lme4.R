@@ -33,10 +33,14 @@ fit_model <- function(s, d, tight) {
   if (s$kind == "lmer") {
     ctrl <- if (tight) lmerControl(optimizer = "nloptwrap", optCtrl = tight_opt) else lmerControl()
     eval(bquote(lme4::lmer(f, data = d, REML = .(a$REML), weights = .(w), control = ctrl)))
+  } else if (s$kind == "glmer_nb") {
+    ctrl <- if (tight) glmerControl(optimizer = "nloptwrap", optCtrl = tight_opt) else glmerControl()
+    lme4::glmer.nb(f, data = d, control = ctrl)
   } else {
     ctrl <- if (tight) glmerControl(optimizer = "nloptwrap", optCtrl = tight_opt) else glmerControl()
+    fam <- if (is.null(a$link)) a$family else get(a$family)(link = a$link)
     nagq <- if (is.null(a$nAGQ)) 1 else a$nAGQ
-    eval(bquote(lme4::glmer(f, data = d, family = .(a$family), weights = .(w), nAGQ = .(nagq), control = ctrl)))
+    eval(bquote(lme4::glmer(f, data = d, family = .(fam), weights = .(w), nAGQ = .(nagq), control = ctrl)))
   }
 }
 
@@ -49,6 +53,7 @@ summarise_fit <- function(fm, kind, seconds, warn) {
     theta = unname(getME(fm, "theta")), theta_names = names(getME(fm, "theta")),
     sigma = sigma(fm), varcorr = vc, nobs = nobs(fm), ngrps = as.list(ngrps(fm)),
     singular = isSingular(fm), messages = unique(c(fm@optinfo$conv$lme4$messages, warn)),
+    nb_theta = if (kind == "glmer_nb") getME(fm, "glmer.nb.theta") else NULL,
     seconds = seconds)
 }
 

@@ -335,7 +335,9 @@ def scenario_lmer_weights_offset(suite, rng, idx):
     models = [{"formula": "y ~ x + (1 | g)", "ml_args": {"REML": True, "weights": "wt"},
                "r_args": {"REML": True, "weights": "wt"}, "needs": ["lmer weights"], "tags": ["weights"]},
               {"formula": "y ~ x + offset(base) + (1 | g)", "ml_args": {"REML": True}, "r_args": {"REML": True},
-               "needs": ["offset in formula"], "tags": ["offset"]}]
+               "needs": ["offset in formula"], "tags": ["offset"]},
+              {"formula": "y ~ x + offset(base) + offset(log(z)) + (1 | g)", "ml_args": {"REML": False},
+               "r_args": {"REML": False}, "needs": ["offset in formula"], "tags": ["two offsets"]}]
     suite.add(f"lmerwo_{idx:03d}", d, models)
 
 
@@ -399,6 +401,11 @@ def scenario_binary(suite, rng, idx):
         models.append({"kind": "glmer", "formula": f"yb ~ {fixed} + (1 | {first})",
                        "ml_args": {"family": "binomial", "nAGQ": 7}, "r_args": {"family": "binomial", "nAGQ": 7},
                        "tags": tags + ["binary", "nAGQ=7"]})
+    if idx % 5 == 0:
+        link = "probit" if idx % 10 == 0 else "cloglog"
+        models.append({"kind": "glmer", "formula": f"yb ~ {fixed} + {random_part(structure, first, False)}",
+                       "ml_args": {"family": "binomial", "link": link}, "r_args": {"family": "binomial", "link": link},
+                       "needs": ["binomial links"], "tags": tags + ["binary", link]})
     suite.add(f"binary_{idx:03d}", d, models)
 
 
@@ -449,7 +456,23 @@ def scenario_poisson(suite, rng, idx):
         models.append({"kind": "glmer", "formula": f"cnt ~ {fixed} + offset(log(expo)) + {rand}",
                        "ml_args": {"family": "poisson"}, "r_args": {"family": "poisson"},
                        "needs": ["offset in formula"], "tags": tags + ["offset in formula"]})
+    if idx % 4 == 2:
+        models.append({"kind": "glmer", "formula": f"cnt ~ {fixed} + offset(log(expo)) + offset(-0.1 * x) + {rand}",
+                       "ml_args": {"family": "poisson"}, "r_args": {"family": "poisson"},
+                       "needs": ["offset in formula"], "tags": tags + ["two offsets in formula"]})
     suite.add(f"poisson_{idx:03d}", d, models)
+
+
+def scenario_negative_binomial(suite, rng, idx):
+    """Overdispersed counts modelled by lme4's glmer.nb (negative binomial, log link)."""
+    structure = choose(rng, ["one", "one", "crossed"])
+    d, eta, first = glmm_frame(rng, structure, choose(rng, ["regular", "near_singular"]))
+    size = rng.uniform(0.8, 5.0)
+    d["cnt"] = rng.negative_binomial(size, size / (size + np.exp(eta + 1.0)))
+    fixed = fixed_part(rng, d, choose(rng, ["simple", "factor"]))[0]
+    models = [{"kind": "glmer_nb", "formula": f"cnt ~ {fixed} + {random_part(structure, first, False)}",
+               "needs": ["glmer_nb"], "tags": [structure, f"size={size:.2f}"]}]
+    suite.add(f"negbin_{idx:03d}", d, models)
 
 
 # ---------------------------------------------------------------- writing
@@ -459,7 +482,7 @@ SCENARIOS = [  # (scenario, number of datasets)
     (scenario_intercept, 40), (scenario_slopes, 36), (scenario_several_terms, 10), (scenario_nested, 24),
     (scenario_crossed, 20), (scenario_three, 12), (scenario_big_scale, 8), (scenario_many_groups, 5),
     (scenario_lmer_weights_offset, 5), (scenario_binary, 30), (scenario_binomial_counts, 24),
-    (scenario_poisson, 28),
+    (scenario_poisson, 28), (scenario_negative_binomial, 6),
 ]
 
 

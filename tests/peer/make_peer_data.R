@@ -1,0 +1,70 @@
+# Data the ported peer tests need that R's random number generator made, and lme4's tight refits.
+#
+#   Rscript tests/peer/make_peer_data.R      # from the repository root (R 4.2, lme4 1.1-31)
+#
+# 1. Re-runs the data-generating code of the peer tests (same seeds, same statements) and writes
+#    tests/peer/data/lme4/*.csv, so the Python ports run without R.
+# 2. Refits, with tight tolerances, the models whose peer assertion was written against an lme4
+#    fit with default (or deliberately loose) tolerances, and writes tests/peer/fixtures/lme4_tight.json.
+suppressMessages({library(lme4); library(jsonlite)})
+out <- "tests/peer/data/lme4"
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+dir.create("tests/peer/fixtures", showWarnings = FALSE)
+write <- function(d, name) write.csv(d, file.path(out, paste0(name, ".csv")), row.names = FALSE)
+
+## lme4 tests/testthat/test-lmer.R:286-292 ("coef_lmer"); that file sets R < 3.6's sampler (test-lmer.R:7-8)
+suppressWarnings(RNGkind("Mersenne-Twister", "Inversion", "Rounding"))
+set.seed(101)
+d <- data.frame(resp=runif(100),
+                var1=factor(sample(1:5,size=100,replace=TRUE)),
+                var2=runif(100),
+                var3=factor(sample(1:5,size=100,replace=TRUE)))
+write(d, "coef_lmer")
+RNGkind("default", "default", "default")
+
+## lme4 tests/lmer-1.R:130-136 (Gelman's example)
+n.groups <- 10 ; n.reps <- 2
+n <- length(group.id <- gl(n.groups, n.reps))
+set.seed(0)
+a.group <- rnorm(n.groups, 1, 2)
+y <- rnorm (n, a.group[group.id], 1)
+write(data.frame(y = y, group.id = group.id), "gelman")
+
+## lme4 tests/lmer-1.R:151-155 (lagoon / habitat)
+set.seed(1)
+dat <- within(data.frame(lagoon = factor(rep(1:4,each = 25)),
+                         habitat = factor(rep(1:20, each = 5))),
+          {
+              y <- round(10*rnorm(100, m = 10*as.numeric(lagoon)))
+          })
+write(dat, "lagoon")
+
+## lme4 tests/testthat/test-glmer.R:208-217 (issue #47)
+n <- 100
+ai <- rep(0:1, each = n/2); ci <- c(rep(0,42), rep(1,8), rep(0,18), rep(1,32))
+write(data.frame(event = c(rbind(ai,ci)), group = rep(c(1,0), times=n), id = rep(1:n, each=2)), "issue47")
+
+## tight refits
+tight <- lmerControl(optimizer = "nloptwrap",
+                     optCtrl = list(ftol_abs = 1e-14, ftol_rel = 1e-14, xtol_abs = 1e-12, xtol_rel = 1e-12))
+gtight <- glmerControl(optimizer = "nloptwrap",
+                       optCtrl = list(ftol_abs = 1e-14, ftol_rel = 1e-14, xtol_abs = 1e-12, xtol_rel = 1e-12))
+res <- list()
+fm <- lmer(Reaction ~ Days + (Days|Subject), sleepstudy, control = tight)
+res$sleepstudy_slopes <- list(resid_range = range(resid(fm)), scaled_resid_range = range(resid(fm, scaled = TRUE)),
+                              REMLcrit = REMLcrit(fm))
+fm <- lmer(Reaction ~ Days + (1|Subject) + (0+Days|Subject), sleepstudy, control = tight)
+rr <- as.data.frame(ranef(fm, condVar = TRUE))
+res$sleepstudy_two_terms <- list(condval = rr$condval[c(1, 19)], condsd = rr$condsd[c(1, 19)],
+                                 postvar = c(rr$condsd[1]^2, rr$condsd[19]^2), REMLcrit = REMLcrit(fm))
+fm <- lmer(Yield ~ 1|Batch, Dyestuff, control = tight)
+fmML <- refitML(fm)
+res$dyestuff <- list(varcorr = VarCorr(fm)[[1]][1,1], sigma = sigma(fm), vcov = vcov(fm)[1,1],
+                     theta = unname(getME(fm, "theta")), REMLcrit = REMLcrit(fm),
+                     sigmaML = sigma(fmML), devianceML = deviance(fmML), vcovML = vcov(fmML)[1,1])
+gm <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial, control = gtight)
+res$cbpp <- list(fixef = unname(fixef(gm)), theta = unname(getME(gm, "theta")), deviance = deviance(gm),
+                 AIC = AIC(gm), resid_range = range(resid(gm)), response_range = range(resid(gm, "response")),
+                 pearson_range = range(resid(gm, "pearson")), working_range = range(resid(gm, "working")),
+                 minus2loglik = -2 * as.numeric(logLik(gm)))
+writeLines(toJSON(res, auto_unbox = TRUE, digits = NA, pretty = TRUE), "tests/peer/fixtures/lme4_tight.json")
