@@ -68,3 +68,15 @@ res$cbpp <- list(fixef = unname(fixef(gm)), theta = unname(getME(gm, "theta")), 
                  pearson_range = range(resid(gm, "pearson")), working_range = range(resid(gm, "working")),
                  minus2loglik = -2 * as.numeric(logLik(gm)))
 writeLines(toJSON(res, auto_unbox = TRUE, digits = NA, pretty = TRUE), "tests/peer/fixtures/lme4_tight.json")
+
+## lmerTest's datasets used by lmerTest's tests/test_compare_sas.R (carrots, ham; lmerTest 3.1-3),
+## with each factor's level order in <name>.levels.json
+suppressMessages(library(lmerTest))
+out_lt <- "tests/peer/data/lmerTest"
+dir.create(out_lt, showWarnings = FALSE, recursive = TRUE)
+for (name in c("carrots", "ham")) {
+  e <- new.env(); data(list = name, package = "lmerTest", envir = e); d <- e[[name]]
+  write.csv(d, file.path(out_lt, paste0(name, ".csv")), row.names = FALSE)
+  lev <- lapply(Filter(is.factor, d), levels)
+  writeLines(toJSON(lev, pretty = TRUE), file.path(out_lt, paste0(name, ".levels.json")))
+}
