@@ -44,6 +44,20 @@ n <- 100
 ai <- rep(0:1, each = n/2); ci <- c(rep(0,42), rep(1,8), rep(0,18), rep(1,32))
 write(data.frame(event = c(rbind(ai,ci)), group = rep(c(1,0), times=n), id = rep(1:n, each=2)), "issue47")
 
+## lme4 tests/offset.R:6-37 (y is Gaussian for the lmer test, then Poisson for the glmer test)
+set.seed(101)
+d <- expand.grid(block=LETTERS[1:26],rep=1:100)
+d$x <- runif(nrow(d))  ## sd=1
+reff_f <- rnorm(length(levels(d$block)),sd=1)
+d$eta0 <- 4+3*d$x  ## version without random effects
+d$eta <- d$eta0+reff_f[d$block]
+d$mu <- d$eta
+d$y <- rnorm(nrow(d),mean=d$mu,sd=1)
+y_gaussian <- d$y
+d$mu <- exp(d$eta)
+d$y <- rpois(nrow(d),d$mu)
+write(data.frame(block = d$block, x = d$x, y_gaussian = y_gaussian, y_poisson = d$y), "offset")
+
 ## tight refits
 tight <- lmerControl(optimizer = "nloptwrap",
                      optCtrl = list(ftol_abs = 1e-14, ftol_rel = 1e-14, xtol_abs = 1e-12, xtol_rel = 1e-12))

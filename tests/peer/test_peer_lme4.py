@@ -370,3 +370,70 @@ def test_lmer1_lagoon_fixed_effects(lagoon):
 def test_lmer1_lagoon_vcov(lagoon):
     r2 = quietly(ml.lmer, "y ~ 0+lagoon + (1|habitat)", lagoon)
     r_all_equal(np.diag(np.full(4, 9.9833 / 3)), r2.vcov().to_numpy(), 1e-15)  # lmer-1.R:204 (assert.EQ.mat, tol 1e-15)
+
+
+# ---------------------------------------------------------------- tests/profile-tst.R
+
+
+@pytest.mark.xfail(strict=True, reason="profile interval for sigma: mixedlite's lower end 38.230123 is 3.6e-6 "
+                                       "(relative) above lme4 1.1-31's 38.229985 (the same with tight controls), "
+                                       "beyond this test's 1e-6; lme4 interpolates the profile with splines, "
+                                       "mixedlite (mixedlite.profile) differs: which is nearer the exact root of "
+                                       "zeta = -1.96 is not established here")
+def test_profile_confint_dyestuff_ml():
+    fm01ML = quietly(ml.lmer, "Yield ~ (1|Batch)", ml.load_dataset("Dyestuff"), REML=False)  # profile-tst.R:33
+    ci = fm01ML.confint(method="profile")
+    r_all_equal(np.exp([3.64362, 4.21446]), ci.loc["sigma"].to_numpy(), 1e-6)  # profile-tst.R:48
+    r_all_equal([1486.451500, 1568.548494], ci.loc["(Intercept)"].to_numpy())  # profile-tst.R:49
+
+
+# ---------------------------------------------------------------- tests/glmer-1.R
+
+
+def test_glmer_agq25_cbpp():
+    m2 = quietly(ml.glmer, "cbind(incidence, size - incidence) ~ period + (1 | herd)", ml.load_dataset("cbpp"),
+                 family="binomial", nAGQ=25)
+    assert m2.coef()["herd"].shape == (15, 4)  # glmer-1.R:81
+    r_all_equal([-1.39922533406847, -0.991407294757321, -1.12782184600404, -1.57946627431248],
+                m2.fixef(), 5e-4)  # glmer-1.R:82
+    r_all_equal(100.010030538022, -2 * m2.loglik(), 1e-9)  # glmer-1.R:90
+    r_all_equal(73.373, m2.deviance(), 1e-5)  # glmer-1.R:91
+
+
+# ---------------------------------------------------------------- tests/offset.R
+
+
+@pytest.fixture(scope="module")
+def offset_data():
+    return pd.read_csv(LME4 / "offset.csv")
+
+
+@pytest.mark.xfail(strict=True, reason="offset(...) inside a formula is refused (issue 10 item 3)")
+def test_lmer_offset_in_formula(offset_data):
+    d = offset_data.rename(columns={"y_gaussian": "y"})
+    fm1 = quietly(ml.lmer, "y~x+(1|block)", d)
+    fm1off = quietly(ml.lmer, "y~x+(1|block)+offset(3*x)", d)
+    r_all_equal(fm1.fixef().iloc[1] - 3, fm1off.fixef().iloc[1])  # offset.R:23
+    p0, p1, p2 = fm1.predict(), fm1.predict(d), fm1off.predict(d)
+    r_all_equal(p0, p1)  # offset.R:28
+    r_all_equal(p1, p2)  # offset.R:29
+
+
+@pytest.mark.xfail(strict=True, reason="offset(...) inside a formula is refused (issue 10 item 3)")
+def test_glmer_offset_in_formula(offset_data):
+    d = offset_data.rename(columns={"y_poisson": "y"})
+    gm1 = quietly(ml.glmer, "y~x+(1|block)", d, family="poisson")
+    gm1off = quietly(ml.glmer, "y~x+(1|block)+offset(3*x)", d, family="poisson")
+    r_all_equal(gm1.fixef().iloc[1] - 3, gm1off.fixef().iloc[1], 3e-4)  # offset.R:42
+    r_all_equal(gm1.predict(), gm1.predict(d))  # offset.R:47
+    r_all_equal(gm1.predict(d), gm1off.predict(d))  # offset.R:48
+
+
+def test_glmer_offset_argument(offset_data):
+    """offset.R:42-48 with the offset given as glmer's offset= argument (mixedlite's form)."""
+    d = offset_data.rename(columns={"y_poisson": "y"}).assign(off=lambda t: 3 * t["x"])
+    gm1 = quietly(ml.glmer, "y~x+(1|block)", d, family="poisson")
+    gm1off = quietly(ml.glmer, "y~x+(1|block)", d, family="poisson", offset="off")
+    r_all_equal(gm1.fixef().iloc[1] - 3, gm1off.fixef().iloc[1], 3e-4)  # offset.R:42
+    r_all_equal(gm1.predict(), gm1.predict(d))  # offset.R:47
+    r_all_equal(gm1.predict(d), gm1off.predict(d))  # offset.R:48
