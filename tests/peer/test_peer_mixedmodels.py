@@ -196,3 +196,40 @@ def test_verbagg_bernoulli():
     julia_isapprox(gm3.objective, 8151.40, rtol=1e-5)  # pirls.jl:187 deviance(gm3): -2 log-likelihood
     julia_isapprox(gm3.fitted(), gm3.predict(type="response"))  # pirls.jl:188
     julia_isapprox(gm3.deviance(), 7156.550941446312, rtol=1e-4)  # pirls.jl:191 sum(gm3.resp.devresid)
+
+
+# ---------------------------------------------------------------- test/fit.jl
+
+
+def test_fit_dyestuff_theta(dyestuff):
+    julia_isapprox(dyestuff.theta.iloc[0], 0.7525806757718846, rtol=1e-5)  # fit.jl:12
+
+
+@pytest.mark.xfail(strict=True, reason="lmer(weights=) is not implemented (DESIGN.md, issue 9)")
+def test_fit_weighted_lmm_issue_194():
+    """fit.jl:28-74 (MixedModels.jl issue 194): prior weights w1 in a linear mixed model."""
+    import pandas as pd
+    data = pd.DataFrame({
+        "a": [1.55945122, 0.004391538, 0.005554163, -0.173029772, 4.586284429, 0.259493671, -0.091735715,
+              5.546487603, 0.457734831, -0.030169602],
+        "b": [0.24520519, 0.080624178, 0.228083467, 0.2471453, 0.398994279, 0.037213859, 0.102144973,
+              0.241380251, 0.206570975, 0.15980803],
+        "c": ["H", "F", "K", "P", "P", "P", "D", "M", "I", "D"],
+        "w1": [20, 40, 35, 12, 29, 25, 65, 105, 30, 75]})
+    m2 = quietly(ml.lmer, "a ~ 1 + b + (1 | c)", data, REML=False, weights="w1")
+    julia_isapprox(m2.theta, [0.295181729258352], atol=1e-4)  # fit.jl:72
+    julia_isapprox(np.sqrt(np.diag(m2.vcov())), [0.9640167, 3.6309696], atol=1e-4)  # fit.jl:73
+    julia_isapprox(m2.vcov(), [[0.9293282, -2.557527], [-2.5575267, 13.183940]], atol=1e-4)  # fit.jl:74
+
+
+# ---------------------------------------------------------------- test/likelihoodratiotest.jl
+
+
+def test_likelihood_ratio_test_sleepstudy(sleep):
+    """likelihoodratiotest.jl:120-134: the printed table (DoF, -2 logLik, chi-squared to 4 decimals)."""
+    fm0 = fit("Reaction ~ 1 + (1 + Days | Subject)", "sleepstudy")
+    table = ml.anova(fm0, sleep)
+    assert list(table["npar"]) == [5, 6]  # likelihoodratiotest.jl:133
+    assert list(np.round(table["deviance"], 4)) == [1775.4759, 1751.9393]  # likelihoodratiotest.jl:133
+    assert round(table["Chisq"].iloc[1], 4) == 23.5365 and table["Df"].iloc[1] == 1  # likelihoodratiotest.jl:133
+    assert table["Pr(>Chisq)"].iloc[1] < 1e-5  # likelihoodratiotest.jl:133 "<1e-05"
