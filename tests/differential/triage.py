@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from differential_cases import (HERE, LOWER_ATOL, MISSING_FEATURES, estimate_problems, fit_mixedlite,  # noqa: E402
+from differential_cases import (HERE, MISSING_FEATURES, estimate_problems, fit_mixedlite, is_lower,  # noqa: E402
                                 load_cases, name_problems, objective_gap, objective_problems)
 
 KNOWN = HERE / "known_failures.json"
@@ -32,7 +32,7 @@ def fit_cause(case, fit):
     if objective_problems(case, fit.model):
         item = "item 6: glmer stops short" if kind == "glmer" else "lmer stops short"
         return f"issue 10 {item} of lme4's optimum (objective {gap:.2g} above lme4's best)"
-    if gap < -LOWER_ATOL:
+    if is_lower(case, fit.model):
         return None
     problems = estimate_problems(case, fit.model)
     if problems:

@@ -437,3 +437,11 @@ def test_glmer_offset_argument(offset_data):
     r_all_equal(gm1.fixef().iloc[1] - 3, gm1off.fixef().iloc[1], 3e-4)  # offset.R:42
     r_all_equal(gm1.predict(), gm1.predict(d))  # offset.R:47
     r_all_equal(gm1.predict(d), gm1off.predict(d))  # offset.R:48
+
+
+# ---------------------------------------------------------------- tests/confint.R
+
+
+def test_wald_confint_random_slopes(sleep_slopes):
+    c0 = sleep_slopes.confint(method="Wald")
+    r_all_equal([7.437592, 13.496980], c0.loc["Days"].to_numpy(), 1e-6)  # confint.R:13 (fit_sleepstudy_2)
