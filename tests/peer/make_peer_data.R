@@ -20,6 +20,12 @@ d <- data.frame(resp=runif(100),
                 var2=runif(100),
                 var3=factor(sample(1:5,size=100,replace=TRUE)))
 write(d, "coef_lmer")
+
+## lme4 tests/lmer-0.R:17-20 (also with R < 3.6's sampler, lmer-0.R:4-6)
+set.seed(7)
+n <- 10
+X <- data.frame(y=runif(n), x=rnorm(n), z=sample(c("A","B"), n, TRUE))
+write(X, "buhr")
 RNGkind("default", "default", "default")
 
 ## lme4 tests/lmer-1.R:130-136 (Gelman's example)

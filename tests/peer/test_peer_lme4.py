@@ -445,3 +445,31 @@ def test_glmer_offset_argument(offset_data):
 def test_wald_confint_random_slopes(sleep_slopes):
     c0 = sleep_slopes.confint(method="Wald")
     r_all_equal([7.437592, 13.496980], c0.loc["Days"].to_numpy(), 1e-6)  # confint.R:13 (fit_sleepstudy_2)
+
+
+# ---------------------------------------------------------------- tests/lmer-0.R
+
+
+@pytest.fixture(scope="module")
+def buhr():
+    """lmer-0.R:17-20 (bug found by Kevin Buhr): lmer(log(y) ~ x | z), i.e. y ~ 1 + (x | z)."""
+    return quietly(ml.lmer, "log(y) ~ (x | z)", pd.read_csv(LME4 / "buhr.csv"))
+
+
+@pytest.mark.xfail(strict=True, reason="mixedlite bug: a formula whose right-hand side is a bare random term "
+                                       "without parentheses (lme4 accepts 'log(y) ~ x | z') is refused")
+def test_lmer0_bare_bar_formula():
+    fm = quietly(ml.lmer, "log(y) ~ x | z", pd.read_csv(LME4 / "buhr.csv"))  # lmer-0.R:20
+    r_all_equal(-0.834544, fm.fixef(), 0.01)  # lmer-0.R:23
+
+
+def test_lmer0_fixef_and_vcov(buhr):
+    r_all_equal(-0.834544, buhr.fixef(), 0.01)  # lmer-0.R:23
+    r_all_equal(0.1760782, np.diag(buhr.vcov()), 9e-5)  # lmer-0.R:43 (lme4 >= 1.1-27's nloptwrap value)
+
+
+def test_lmer0_vcov_and_its_cholesky_factor(sleep_slopes):
+    v1 = sleep_slopes.vcov().to_numpy()
+    r_all_equal([46.5751, 2.38947], np.diag(v1), 40e-5)  # lmer-0.R:47
+    c1 = np.linalg.cholesky(v1).T  # R's chol(): upper triangular, compared column-major
+    r_all_equal([6.82377, 0, -0.212575, 1.53127], c1.ravel(order="F"), 20e-5)  # lmer-0.R:50
