@@ -100,3 +100,16 @@ for (name in c("carrots", "ham")) {
   lev <- lapply(Filter(is.factor, d), levels)
   writeLines(toJSON(lev, pretty = TRUE), file.path(out_lt, paste0(name, ".levels.json")))
 }
+
+## lmerTest's tests/test_lmerTest_paper.R: the data TVbo and the validated outputs it compares with
+## (inst/testdata/test_paper_objects.RData), written as JSON tables (rows, columns, values)
+e <- new.env(); data("TVbo", package = "lmerTest", envir = e)
+write.csv(e$TVbo, file.path(out_lt, "TVbo.csv"), row.names = FALSE)
+writeLines(toJSON(lapply(Filter(is.factor, e$TVbo), levels), pretty = TRUE), file.path(out_lt, "TVbo.levels.json"))
+saved <- new.env()
+load(system.file("testdata", "test_paper_objects.RData", package = "lmerTest"), envir = saved)
+as_table <- function(x) { x <- as.data.frame(x); list(rows = rownames(x), columns = colnames(x), values = unname(as.list(x))) }
+tabs <- lapply(mget(c("an8.2_save", "ankr8.2_save", "sum8.3_save", "an8.4_save", "con1_8.5_save", "con2_8.5_save",
+                      "elim_tab_random8.4_save", "elim_tab_fixed8.4_save"), envir = saved, ifnotfound = list(NULL)),
+               function(x) if (is.null(x)) NULL else as_table(x))
+writeLines(toJSON(tabs, digits = NA, pretty = TRUE, na = "null"), "tests/peer/fixtures/lmerTest_paper.json")

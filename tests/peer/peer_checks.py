@@ -75,6 +75,6 @@ def covariance_matrix(model, group):
     return out
 
 
-def load_tight(name):
-    """lme4's tight-tolerance refits of the peer suites' models (tests/peer/fixtures, by make_tight.R)."""
+def load_fixture(name):
+    """A JSON fixture written by make_peer_data.R: lme4's tight-tolerance refits, lmerTest's saved outputs."""
     return json.loads((PEER / "fixtures" / f"{name}.json").read_text())

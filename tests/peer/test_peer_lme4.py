@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
-from peer_checks import DATA, load_tight, quietly, r_all_equal
+from peer_checks import DATA, load_fixture, quietly, r_all_equal
 
 LME4 = DATA / "lme4"
-TIGHT = load_tight("lme4_tight")
+TIGHT = load_fixture("lme4_tight")
 DEFAULT_TOL = 1.5e-8  # all.equal's and testthat's default tolerance
 
 
