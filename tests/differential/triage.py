@@ -35,10 +35,14 @@ def fit_cause(case, fit):
     if is_lower(case, fit.model):
         return None
     problems = estimate_problems(case, fit.model)
-    if problems:
-        return (f"issue 10 item 7: {kind} optimum not precise (objective {gap:+.1e} from lme4's tight optimum; "
-                f"{problems[0][:90]})")
-    return None
+    if not problems:
+        return None
+    if {p.split("[")[0] for p in problems} == {"se"} and kind != "lmer":
+        fit_kind = "singular" if case.best["singular"] else "regular"
+        return (f"glmer standard errors differ from lme4's (vcov from the finite-difference Hessian of the "
+                f"deviance in theta and beta), {fit_kind} fit, objective {gap:+.1e} from lme4's: {problems[0][:90]}")
+    return (f"issue 10 item 7: {kind} optimum not precise (objective {gap:+.1e} from lme4's tight optimum; "
+            f"{problems[0][:90]})")
 
 
 def name_cause(case, fit):
