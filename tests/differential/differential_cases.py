@@ -34,14 +34,6 @@ SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance: theta components below it ar
 # 1.6e-7 lower (at lmer optima lme4's function gives mixedlite's value to 1e-8).
 LOWER_ATOL = {"lmer": 1e-7, "glmer": 1e-6, "glmer_nb": 1e-6}
 
-# Features the suite uses that mixedlite may not have yet: cases needing them are xfail(strict)
-# until the feature lands (then they XPASS and fail, and the entry is removed here).
-MISSING_FEATURES = {
-    "lmer weights": "lmer(weights=) is not implemented (DESIGN.md, issue 9)",
-    "offset in formula": "offset(...) inside a formula is refused (issue 10 item 3)",
-    "binomial links": "glmer(link='probit' | 'cloglog') is not implemented (DESIGN.md, issue 9)",
-    "glmer_nb": "ml.glmer_nb (lme4's glmer.nb) is not implemented (DESIGN.md, issue 9)",
-}
 RESULTS = {}  # case id -> objectives and timing, filled by the tests, written by conftest's summary
 
 

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from differential_cases import (HERE, MISSING_FEATURES, RESULTS, estimate_problems, fit_mixedlite, is_lower,
+from differential_cases import (HERE, RESULTS, estimate_problems, fit_mixedlite, is_lower,
                                 load_cases, name_problems, objective_gap, objective_problems)
 
 # Cases that fail on today's library because of a known bug (issue 10's items), id -> the bug,
@@ -35,10 +35,7 @@ def params(known):
     out = []
     for case in CASES:
         marks = []
-        missing = [MISSING_FEATURES[n] for n in case.spec["needs"] if n in MISSING_FEATURES]
-        if missing and "error" not in case.lme4:  # where lme4 refuses too there is nothing to compare
-            marks.append(pytest.mark.xfail(strict=True, reason="; ".join(missing)))
-        elif case.id in known:
+        if case.id in known:
             marks.append(pytest.mark.xfail(strict=True, reason=known[case.id]))
         out.append(pytest.param(case, id=case.id, marks=marks))
     return out
