@@ -73,11 +73,15 @@ def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000,
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(ALGORITHMS)}")
     start = np.asarray(start, dtype=float)
     count = [0]
+    best = {"fun": np.inf, "x": start}
 
     def objective(x, grad):
         count[0] += 1
         value = fun(x)
-        return value if np.isfinite(value) else 1e300
+        value = value if np.isfinite(value) else 1e300
+        if value < best["fun"]:
+            best.update(fun=value, x=np.array(x))
+        return value
 
     opt = nlopt.opt(ALGORITHMS[optimizer], len(start))
     opt.set_min_objective(objective)
@@ -91,7 +95,14 @@ def minimize(fun, start, lower, upper=None, optimizer="bobyqa", maxeval=100_000,
     if initial_step is not None:
         opt.set_initial_step(np.asarray(initial_step, dtype=float))
     with single_threaded_blas():
-        x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
+        try:
+            x = opt.optimize(np.clip(start, lower, upper if upper is not None else np.inf))
+        except nlopt.RoundoffLimited:
+            # NLopt's status -4: no further progress is possible in floating point.  nloptr (and so
+            # lme4) returns the best point with that status; Python's nlopt raises instead.
+            return OptimizerResult(x=best["x"], fun=best["fun"], evaluations=count[0],
+                                   message="NLOPT_ROUNDOFF_LIMITED: Roundoff errors limited progress.",
+                                   converged=True)
     code = opt.last_optimize_result()
     return OptimizerResult(x=x, fun=opt.last_optimum_value(), evaluations=count[0],
                            message=RESULTS.get(code, f"NLopt result code {code}"),
