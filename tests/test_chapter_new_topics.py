@@ -1,11 +1,14 @@
-"""The numbers chapters 12 (crossed designs) and 13 (simulate and recover) state, read from their output.
+"""The numbers chapters 12 (crossed designs), 13 (simulate and recover) and 14 (overdispersed counts) state.
 
 Each assertion checks a sentence of the chapter against what it printed: the mixed model's class-level
 denominator df, the equality of the two cell-means codings, the recovered variance components and
 fixed effects close to the values they were simulated from, honest versus too-small standard errors,
 interval coverage, and the shape of the prediction bands.  The clinic model's estimates are compared
-with lme4 (``tests/fixtures/clinic_random_slopes.R``: R 4.2.2, lme4 1.1-31, tight tolerances).
+with lme4 (``tests/fixtures/clinic_random_slopes.R``: R 4.2.2, lme4 1.1-31, tight tolerances), the
+grouse-tick negative binomial with ``tests/fixtures/lme4_options_negbin.json``.
 """
+import json
+import pathlib
 import re
 
 import pytest
@@ -38,6 +41,11 @@ def ch12(executed_chapter):
 @pytest.fixture(scope="module")
 def ch13(executed_chapter):
     return cell_outputs_text(executed_chapter("13_simulate_and_recover"))
+
+
+@pytest.fixture(scope="module")
+def ch14(executed_chapter):
+    return cell_outputs_text(executed_chapter("14_overdispersed_counts"))
 
 
 @pytest.mark.slow
@@ -129,3 +137,36 @@ def test_ch13_clinic_estimates_match_lme4_and_sit_among_the_simulated_ones(ch13)
     assert abs(median - truth) < 0.05
     truth, median = table_row("sd_(Intercept)|clinic", ch13, sims, 2)
     assert abs(median - truth) < 0.5
+
+
+@pytest.mark.slow
+def test_ch14_simulated_counts_are_overdispersed_and_the_negative_binomial_recovers_theta(ch14):
+    assert after("Pearson ratio of the Poisson GLMM:", ch14)[0] > 1.5
+    theta, true_theta = after("theta: estimated", ch14, 2)
+    assert true_theta == 2 and abs(theta - true_theta) < 0.3 * true_theta
+    se_poisson, se_nb, ratio = after("SE of the x effect: Poisson", ch14, 3)
+    assert se_poisson < se_nb and ratio < 0.8
+    nb_int, obs_int, difference, half_variance = after("intercept: negative binomial", ch14, 4)
+    assert difference > 0 and abs(difference - half_variance) < 0.1
+    observed_zeros, expected_poisson, expected_nb = after("zeros: observed", ch14, 3)
+    assert expected_poisson < observed_zeros / 1.5 and abs(expected_nb - observed_zeros) < 0.2 * observed_zeros
+
+
+@pytest.mark.slow
+def test_ch14_poisson_standard_errors_are_too_small(ch14):
+    poisson_ratio, _, poisson_coverage = after("Poisson          : reported SE / actual spread =", ch14, 3)
+    nb_ratio, _, nb_coverage = after("negative binomial: reported SE / actual spread =", ch14, 3)
+    assert poisson_ratio < 0.65 and 0.75 < nb_ratio < 1.35   # the text: "about half", "matches"
+    assert poisson_coverage < nb_coverage
+
+
+@pytest.mark.slow
+def test_ch14_grouse_ticks_negative_binomial_matches_lme4(ch14):
+    fixture = pathlib.Path(__file__).parent / "fixtures" / "lme4_options_negbin.json"
+    ref = json.loads(fixture.read_text())["fits"]["grouseticks_nb"]["default"]
+    assert after("theta =", ch14)[0] == pytest.approx(ref["nb_theta"], abs=0.005)
+    aic_poisson, aic_obs, aic_nb = after("AIC: Poisson", ch14, 3)
+    assert aic_nb == pytest.approx(ref["AIC"], abs=0.05)
+    assert aic_poisson - max(aic_obs, aic_nb) > 100
+    brood_poisson, brood_obs, brood_nb = after("BROOD SD: Poisson", ch14, 3)
+    assert brood_nb == pytest.approx(ref["theta"][0], abs=5e-4) and brood_nb < brood_obs < brood_poisson
