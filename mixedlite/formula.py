@@ -453,8 +453,9 @@ def model_matrix(text, data, contrasts=None, state=None):
 
     Terms are ordered by degree (main effects, then two-way interactions, ...).
     A factor in a term is coded by contrasts when the term without that factor is also in
-    the model (the intercept counts as the empty term); otherwise it gets one indicator
-    column per level, as R does.  Contrasts are treatment (polynomial for ordered factors)
+    the model (the empty term always counts as present); otherwise it gets one indicator
+    column per level, as R does.  Without an intercept, R codes the first factor of the first
+    term that has one by indicators (``school * class - 1``: every school, class contrasts).  Contrasts are treatment (polynomial for ordered factors)
     unless ``contrasts`` (a dict ``{"recipe": "sum"}``, lme4's ``contrasts=``) says otherwise.
     ``state`` (a dict) receives the factor levels and transform parameters learnt from
     ``data``, or, when given already filled, codes new data as the fitted data were.
@@ -466,8 +467,8 @@ def model_matrix(text, data, contrasts=None, state=None):
     coded = {atom: contrast_kind(_coded_factor(atom)[1], atom) for label in labels for atom in label.split(":")
              if _is_call(atom, "C")}
     state = {} if state is None else state
-    present = {()} if intercept else set()
-    present |= {tuple(sorted(label.split(":"))) for label in labels}
+    present = {()} | {tuple(sorted(label.split(":"))) for label in labels}
+    indicators_for_first_factor = not intercept  # R's model.c: TermCode, then the no-intercept adjustment
     columns = {"(Intercept)": np.ones(len(data))} if intercept else {}
     cache, factors = {}, set()
     for label in labels:
@@ -481,7 +482,8 @@ def model_matrix(text, data, contrasts=None, state=None):
                 factors.add(atom)
                 codes, levels, ordered = _factor_codes(atom, values, state)
                 rest = tuple(sorted(a for a in atoms if a != atom))
-                if rest not in present:  # no contrasts: one indicator per level
+                first_factor, indicators_for_first_factor = indicators_for_first_factor, False
+                if first_factor or rest not in present:  # no contrasts: one indicator per level
                     blocks.append([(f"{_name(atom)}{lev}", (codes == i).astype(float)) for i, lev in enumerate(levels)])
                 else:
                     kind = coded.get(atom) or kinds.get(atom, "poly" if ordered else "treatment")
