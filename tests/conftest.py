@@ -13,6 +13,7 @@ Each chapter runs at most once per session in a fresh ``python3`` kernel, with
 ``chapters/`` as working directory; the executed copy is written to
 ``build/test-chapters/`` and its wall time is printed in the closing summary.
 """
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,10 @@ def executed_chapter():
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print how long each chapter took to execute, for the record of the course's run times."""
+    """Print how long each chapter took to execute, and the differential suite's summary, if they ran."""
+    differential = sys.modules.get("differential_cases")  # tests/differential/ (one conftest for the tree:
+    if differential is not None:                           # test modules import this one by name)
+        differential.write_summary(terminalreporter)
     if not _RUNS:
         return
     terminalreporter.section("chapter execution times")

@@ -37,10 +37,6 @@ def anova(model, type=3, ddf="Satterthwaite"):
     return ml.anova_ddf(model, ddf=ddf, type=type)
 
 
-TYPES_1_2 = pytest.mark.xfail(strict=True, reason="anova_ddf(type=1) and type=2 are not implemented (only type 3; "
-                                                  "DESIGN.md, issue 9)")
-
-
 # ---------------------------------------------------------------- tests/test_compare_sas.R
 
 
@@ -65,8 +61,6 @@ def test_sas_carrots_summary(carrots_sas):
                  0.681434, 0.106180, 0.149122, 0.390870, 0.273686], p, TOL)  # test_compare_sas.R:33
 
 
-@pytest.mark.xfail(strict=True, reason="ml.ls_means (lmerTest's lsmeansLT / ls_means) is not implemented "
-                                       "(DESIGN.md, issue 9)")
 def test_sas_ham_ls_means():
     d = lmertest_data("ham")
     m = quietly(ml.lmer, "Informed.liking ~ Product*Information*Gender + (1|Product:Consumer) + (1|Consumer)", d)
@@ -82,7 +76,6 @@ def carrots_no_intercept():
     return quietly(ml.lmer, "Preference ~ 0 + sens2 + Homesize + (1+sens2 | Consumer)", lmertest_data("carrots"))
 
 
-@TYPES_1_2
 def test_sas_carrots_no_intercept_type_1(carrots_no_intercept):
     r_all_equal([56.5394, 4169.87], anova(carrots_no_intercept, type=1)["F value"], TOL2)  # test_compare_sas.R:90
 
@@ -100,7 +93,6 @@ def glm_sas_101():
                          "f": f([1, 2, 1, 2, 1, 2, 1, 2, 1, 2])})
 
 
-@TYPES_1_2
 def test_sas_type_2_is_order_independent(glm_sas_101):
     an = anova(quietly(ml.lmer, "y ~ a*b + (1|f)", glm_sas_101), type=2)
     an2 = anova(quietly(ml.lmer, "y ~ b*a + (1|f)", glm_sas_101), type=2)
@@ -108,13 +100,11 @@ def test_sas_type_2_is_order_independent(glm_sas_101):
     r_all_equal([3.90131, 1.32753, 0.99565], an["F value"], TOL2)  # test_compare_sas.R:114
 
 
-@TYPES_1_2
 def test_sas_carrots_type_2():
     m = quietly(ml.lmer, "Preference ~ sens2*Homesize + (1+sens2|Consumer)", lmertest_data("carrots"))
     r_all_equal([54.8361, 5.16138, 1.03035], anova(m, type=2)["F value"], TOL)  # test_compare_sas.R:124
 
 
-@TYPES_1_2
 def test_sas_ham_type_2():
     m = quietly(ml.lmer, "Informed.liking ~ Product*Age + (1|Consumer)", lmertest_data("ham"))
     r_all_equal([2.48135, .005387, 1.48451], anova(m, type=2)["F value"], TOL2)  # test_compare_sas.R:132
@@ -125,7 +115,6 @@ def carrots_three_way():
     return quietly(ml.lmer, "Preference ~ sens2*Homesize*sens1 + (1|Product)", lmertest_data("carrots"))
 
 
-@TYPES_1_2
 def test_sas_carrots_type_2_three_way(carrots_three_way):
     r_all_equal([16.4842, 14.0010, .526076, 1.18144, .107570, .335177, 1.05946],
                 anova(carrots_three_way, type=2)["F value"], TOL)  # test_compare_sas.R:143
@@ -161,7 +150,6 @@ def test_anova_cake_continuous_temp(cake_temp):
     r_all_equal([254.0157612, 222, 222], an["DenDF"], TOL)  # test_anova.R:126
 
 
-@TYPES_1_2
 def test_anova_cake_types_with_a_continuous_variable(cake_temp):
     an3, an2, an1 = (anova(cake_temp, type=t).to_numpy() for t in (3, 2, 1))
     r_all_equal(an3, an2, TOL)  # test_anova.R:135
@@ -169,7 +157,6 @@ def test_anova_cake_types_with_a_continuous_variable(cake_temp):
         r_all_equal(an1, an2, 1e-8)  # test_anova.R:136: !isTRUE(all.equal(an1, an2, tolerance=1e-8))
 
 
-@TYPES_1_2
 def test_anova_cake_ordered_factor():
     m = quietly(ml.lmer, "angle ~ recipe * temperature + (1|recipe:replicate)", ml.load_dataset("cake"))
     an1, an2, an3 = (anova(m, type=t) for t in (1, 2, 3))
@@ -221,7 +208,6 @@ def test_paper_8_2_anova(tvbo):
     tables_equal(saved_table("an8.2_save"), anova(tv))  # test_lmerTest_paper.R:57
 
 
-@TYPES_1_2
 def test_paper_8_2_kenward_roger_type_2(tvbo):
     tv = quietly(ml.lmer, "Sharpnessofmovement ~ TVset * Picture + (1 | Assessor) + (1 | Assessor:TVset) + "
                           "(1 | Assessor:Picture)", tvbo)
@@ -246,8 +232,6 @@ def test_paper_8_4_anova_of_the_reduced_model(tvbo):
     tables_equal(saved_table("an8.4_save"), anova(m))  # test_lmerTest_paper.R:63
 
 
-@pytest.mark.xfail(strict=True, reason="ml.contest (lmerTest's contest / calcSatterth) is not implemented "
-                                       "(DESIGN.md, issue 9)")
 def test_paper_8_5_contrast_test(tvbo):
     tv = quietly(ml.lmer, "Sharpnessofmovement ~ TVset * Picture + (1 | Assessor:TVset) + (1 | Assessor:Picture) + "
                           "(1 | Assessor:Picture:TVset) + (1 | Repeat) + (1 | Repeat:Picture) + (1 | Repeat:TVset) + "

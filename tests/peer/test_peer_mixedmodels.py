@@ -205,7 +205,6 @@ def test_fit_dyestuff_theta(dyestuff):
     julia_isapprox(dyestuff.theta.iloc[0], 0.7525806757718846, rtol=1e-5)  # fit.jl:12
 
 
-@pytest.mark.xfail(strict=True, reason="lmer(weights=) is not implemented (DESIGN.md, issue 9)")
 def test_fit_weighted_lmm_issue_194():
     """fit.jl:28-74 (MixedModels.jl issue 194): prior weights w1 in a linear mixed model."""
     import pandas as pd
