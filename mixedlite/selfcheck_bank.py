@@ -321,4 +321,96 @@ QUESTIONS = [
         O("The model needs more random effects, since undercoverage always means a missing variance.",
           "Here the model is the true one; the shortfall comes from the interval's approximation."),
     ), "b"),
+    # ---------------------------------------------------------------- 13 crossed designs
+    Q("13.1", "In Section 13.2, 'base vs + class' and '+ school vs + school + class' both add the same three class "
+              "dummies, yet give F = 18.1 and F = 820.9. Why do they differ so much?", (
+        O("The second also adds the school-by-class interaction, and so tests many more contrasts.",
+          "Both add only classb, classc and classd (Df = 3 in both rows); the interaction is the fourth "
+          "comparison, with 15 df."),
+        O("Classes are spread unevenly over the schools, so the first comparison mixes schools and classes.",
+          "Every school-class cell holds 50 students (the cross-tabulation of 13.1), and the class dummies add "
+          "almost the same sum of squares in both rows (5274 and 5329)."),
+        O("The second has more denominator df, and more df make an F statistic larger.",
+          "It has fewer (1188 against 1193), and five df cannot change F forty-fold."),
+        O("The first judges classes against residuals that still hold the school differences.",
+          "Its residual SD is 9.87 against 1.47 once schools are in: about the same class sum of squares, divided "
+          "by a residual variance 45 times larger."),
+    ), "d"),
+    Q("13.2", "A colleague fits `attainment ~ deprivation + (1 | school)` to the town data of Section 13.4 and "
+              "reports the deprivation effect with its standard error. What is wrong?", (
+        O("The SE is too small: the pupils, not the 40 neighbourhoods, count as the evidence.",
+          "In the 60 simulated towns the schools-only SE averaged 0.203 against an actual spread of 0.438 "
+          "(ratio 0.46); the crossed model's ratio was 1.09."),
+        O("The SE is too large, since the neighbourhood variance now sits in the residual and inflates it.",
+          "The residual SD does grow (6.45 against 6.02 on average), but the reported SE falls to less than half "
+          "the actual spread of the estimates."),
+        O("The estimate is biased towards zero, but its standard error can be trusted.",
+          "Over 60 towns both models average about -1.9 against a true -2, alike; the fault is in the precision "
+          "claimed, not in the estimate."),
+        O("Nothing: leaving out a random effect changes the variance components, never the SEs.",
+          "The neighbourhood variance moves to the school SD and the residual, and the SE of a "
+          "neighbourhood-level predictor is judged against the wrong variation."),
+    ), "a"),
+    Q("13.3", "Suppose every child attended the one school that serves their neighbourhood. What would the "
+              "cross-tabulation of neighbourhood by school show?", (
+        O("Every cell filled: a fully crossed design, fitted with (1 | school) + (1 | hood).",
+          "A fully crossed design needs each neighbourhood to send pupils to every school; here each sends them "
+          "to one."),
+        O("One non-empty cell in each neighbourhood row: neighbourhoods nested in schools.",
+          "(1 | school/hood) then separates the two variances if schools serve several neighbourhoods, but the "
+          "school effect becomes that of a catchment area; with one neighbourhood per school only their sum "
+          "is identified."),
+        O("A band along the diagonal, as in Section 13.4: a partially crossed design.",
+          "That band comes from neighbourhoods sending pupils to 4 to 10 schools; with one school per "
+          "neighbourhood each row keeps a single cell."),
+        O("One non-empty cell in each school column: schools nested in neighbourhoods.",
+          "A school can serve several neighbourhoods, so a column may hold several cells; it is each "
+          "neighbourhood row that has one."),
+    ), "b"),
+    # ---------------------------------------------------------------- 14 overdispersed counts
+    Q("14.1", "A Poisson GLMM of 400 counts with a random intercept for site gives a Pearson ratio of 1.9. A "
+              "colleague says the random intercept already takes care of extra variation. What is the best reply?", (
+        O("The intercept models variation between sites; the ratio measures it within sites.",
+          "Pearson residuals are computed given the site effects, so 1.9 says counts vary almost twice as much "
+          "within sites as the Poisson allows: use a negative binomial or (1 | obs)."),
+        O("Agreed: the intercept absorbs all the extra variation, so the ratio can be ignored.",
+          "In Section 14.2 the Poisson GLMM had its cluster intercept, a ratio of 2.76, and standard errors about "
+          "half the actual spread of its estimates (Section 14.3)."),
+        O("With 400 counts a ratio of 1.9 is within chance; worry only above about 3.",
+          "With about 400 residual df a correct Poisson model's ratio scatters around 1 with an SD below 0.1 for "
+          "moderate means; 1.9 is far outside that, and no rule sets a threshold of 3."),
+        O("Add a random slope of x by site, so that the variance can grow with x.",
+          "A random slope still varies between sites only; given its site's line, each count would remain "
+          "Poisson."),
+    ), "a"),
+    Q("14.2", "In Section 14.2 the negative-binomial intercept is 1.244 and the observation-level model's 1.016 "
+              "(the truth is 1). Which estimates the log of the mean count at x = 0 of a cluster with u = 0?", (
+        O("The observation-level model's, since its lognormal multiplier has mean 1.",
+          "The lognormal multiplier has median 1; its mean is exp(sigma_e^2 / 2), so this intercept sits lower "
+          "by about sigma_e^2 / 2."),
+        O("Both equally: the gap of 0.227 between them is the sampling error of one data set.",
+          "Both were fitted to the same counts; the gap is close to half the observation-level variance (0.252), "
+          "a difference in what the two intercepts mean."),
+        O("The observation-level model's, because 1.016 is closer to the true value of 1.",
+          "Closeness in one draw does not settle what a parameter means: the counts were simulated from the "
+          "negative binomial, and the observation-level intercept targets a median-type quantity."),
+        O("The negative binomial's, since its gamma multiplier has mean 1.",
+          "So exp(b0) is the mean count at x = 0 for u = 0; the lognormal multiplier of (1 | obs) has median 1, "
+          "and that model's mean is exp(b0 + sigma_e^2 / 2)."),
+    ), "d"),
+    Q("14.3", "For counts that are almost Poisson, what do you expect of the negative-binomial theta, and what "
+              "does `ml.glmer_nb` do?", (
+        O("Large, at an edge of its search; glmer_nb warns that the counts look Poisson.",
+          "The variance mu + mu^2 / theta approaches the Poisson's mu as theta grows; at the edge of the "
+          "interval mixedlite warns and suggests the simpler Poisson GLMM."),
+        O("Close to 0, since little overdispersion leaves little extra variance to estimate.",
+          "A small theta makes mu^2 / theta large: strong overdispersion (theta was 1.91 on the simulated counts "
+          "and 3.30 on the ticks)."),
+        O("Close to 1, the value at which the negative binomial reduces to the Poisson.",
+          "With theta = 1 the variance is mu + mu^2 (a geometric distribution); the Poisson is the limit of "
+          "large theta."),
+        O("Close to the mean count, so that the variance mu + mu^2 / theta equals the mean.",
+          "With theta = mu the variance is 2 mu, twice the Poisson's; no finite theta gives the Poisson back "
+          "exactly."),
+    ), "a"),
 ]
