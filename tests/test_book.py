@@ -152,9 +152,12 @@ def site_server(built_site):
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's headless chromium driven by Playwright; skips where either is missing."""
+    """Debian's headless chromium driven by Playwright; skips where either is missing.
+
+    Module-scoped: a running sync Playwright owns the thread's event loop, and the other browser
+    tests (test_browser.py, test_hub.py) start their own after this module has finished."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not importable; pip install playwright")
