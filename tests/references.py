@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+import numpy as np
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -13,3 +15,9 @@ def load_reference(name):
 def as_list(x):
     """R writes a length-one vector as a scalar in JSON; make it a list again."""
     return x if isinstance(x, list) else [x]
+
+
+def relative_error(actual, expected):
+    """The largest relative difference |actual - expected| / |expected| over the elements."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    return float(np.max(np.abs(actual - expected) / np.abs(expected)))

@@ -10,18 +10,13 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
-from references import load_reference as reference
+from references import load_reference as reference, relative_error
 
 CASES = {
     "cbpp_binomial_laplace": ("cbpp", "binomial"),
     "cbpp_binomial_agq9": ("cbpp", "binomial"),
     "grouseticks_poisson_laplace": ("grouseticks", "poisson"),
 }
-
-
-def relative_error(actual, expected):
-    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    return float(np.max(np.abs(actual - expected) / np.abs(expected)))
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,12 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
+from references import relative_error
 from mixedlite.families import LINKS, get_family
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LINK_FITS = json.loads((FIXTURES / "lme4_options_links.json").read_text())["fits"]
 NB_FITS = json.loads((FIXTURES / "lme4_options_negbin.json").read_text())["fits"]
-
-
-def relative_error(actual, expected):
-    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    return float(np.max(np.abs(actual - expected) / np.abs(expected)))
 
 
 @pytest.fixture(scope="module")

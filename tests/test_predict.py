@@ -13,13 +13,9 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
+from references import relative_error
 
 FITS = json.loads((Path(__file__).parent / "fixtures" / "lme4_options_re_form.json").read_text())["fits"]
-
-
-def relative_error(actual, expected):
-    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    return float(np.max(np.abs(actual - expected) / np.abs(expected)))
 
 
 @pytest.mark.parametrize("name", list(FITS))

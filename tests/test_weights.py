@@ -11,13 +11,9 @@ import numpy as np
 import pytest
 
 import mixedlite as ml
+from references import relative_error
 
 FITS = json.loads((Path(__file__).parent / "fixtures" / "lme4_options_weights.json").read_text())["fits"]
-
-
-def relative_error(actual, expected):
-    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    return float(np.max(np.abs(actual - expected) / np.abs(expected)))
 
 
 def weighted_fit(name, **kwargs):
