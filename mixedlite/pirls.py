@@ -84,7 +84,11 @@ class PIRLS:
         self.idx_r, self.val_r = np.hstack(idx), np.hstack(val)            # (n, K) columns of Z_r
         self._rr_index = (self.idx_r[:, :, None] * self.qr + self.idx_r[:, None, :]).ravel()
         self._rr_value = (self.val_r[:, :, None] * self.val_r[:, None, :]).reshape(n, -1)
-        self._r1_index = (self.idx_r[:, :, None] * self.q1 + self.idx1[:, None, :]).ravel()
+        # Z_r' W Z_1 is sparse (an observation couples one level of the first term with K columns of Z_r):
+        # only its nonzero blocks, (column of Z_r, level of the first term) with p1 entries each, are formed
+        blocks, position = np.unique(self.idx_r * first.n_levels + self.codes1[:, None], return_inverse=True)
+        self._r1_rows, self._r1_levels = np.divmod(blocks, first.n_levels)
+        self._r1_index = (position.reshape(n, -1)[:, :, None] * first.p + np.arange(first.p)).ravel()
         self._r1_value = (self.val_r[:, :, None] * first.rows[:, None, :]).reshape(n, -1)
 
     # ------------------------------------------------------------ Lambda
@@ -129,25 +133,26 @@ class PIRLS:
                 M1[:, a, c] = M1[:, c, a] = np.bincount(self.codes1, w * R1[:, a] * R1[:, c], levels)
         M1 += np.eye(p1)
         L1 = np.linalg.cholesky(M1) if p1 > 1 else np.sqrt(M1)
-        blocks_S, blocks_B = [], []                             # rows of S and of B: [u_rest, beta]
+        blocks_S = []                                           # rows of S and of B: [u_rest, beta]
         if self.rest:
             Srr = np.bincount(self._rr_index, (w[:, None] * self._rr_value).ravel(), self.qr**2).reshape(self.qr, -1)
-            Br1 = np.bincount(self._r1_index, (w[:, None] * self._r1_value).ravel(), self.qr * self.q1)
-            Br1 = Br1.reshape(self.qr, levels, p1) @ T1          # Z_r' W Z1 Lambda1
+            Br1 = np.bincount(self._r1_index, (w[:, None] * self._r1_value).ravel(), len(self._r1_rows) * p1)
+            Br1 = Br1.reshape(-1, p1) @ T1                       # nonzero blocks of Z_r' W Z1 Lambda1
+            rows, lvls = self._r1_rows, self._r1_levels
             if isinstance(Lr, np.ndarray):
                 Srr = Lr[:, None] * Srr * Lr[None, :]
-                Br1 = Lr[:, None, None] * Br1
+                Br1 = Lr[rows, None] * Br1
             else:
                 Srr = (Lr.T @ (Lr.T @ Srr).T).T
-                Br1 = (Lr.T @ Br1.reshape(self.qr, -1)).reshape(self.qr, levels, p1)
+                dense = np.zeros((self.qr, levels, p1))
+                dense[rows, lvls] = Br1
+                Br1 = (Lr.T @ dense.reshape(self.qr, -1)).reshape(self.qr, levels, p1)[rows, lvls]
             Srr[np.diag_indices_from(Srr)] += 1.0
             blocks_S.append(Srr)
-            blocks_B.append(Br1)
         if with_beta and self.p:                                # no columns in X: nothing to add
             Xw = self.X * w[:, None]
             Bx1 = np.stack([np.bincount(self.codes1, Xw[:, j] * R1[:, a], levels)    # X' W Z1 Lambda1
                             for j in range(self.p) for a in range(p1)]).reshape(self.p, p1, levels).transpose(0, 2, 1)
-            blocks_B.append(Bx1)
             if self.rest:
                 XtWZr = self.Zr.T @ Xw                          # (q_r, p)
                 XtWZr = Lr[:, None] * XtWZr if isinstance(Lr, np.ndarray) else Lr.T @ XtWZr
@@ -157,10 +162,19 @@ class PIRLS:
         m = self.qr + (self.p if with_beta else 0)
         if m:
             S = blocks_S[0]
-            B = np.concatenate(blocks_B, axis=0)                   # (m, levels, p1)
-            if p1 == 1:
-                E = (B[:, :, 0] / L1[:, 0, 0]).T[:, None, :]         # (levels, 1, m)
+            if p1 == 1:                                            # E' = B / L1, from the nonzero blocks
+                Et = np.zeros((m, levels))
+                if self.rest:
+                    Et[rows, lvls] = Br1[:, 0] / L1[lvls, 0, 0]
+                if m > self.qr:
+                    Et[self.qr:] = Bx1[:, :, 0] / L1[:, 0, 0]
+                E = Et.T[:, None, :]                                 # (levels, 1, m)
             else:
+                B = np.zeros((m, levels, p1))                        # rows: [u_rest, beta]
+                if self.rest:
+                    B[rows, lvls] = Br1
+                if m > self.qr:
+                    B[self.qr:] = Bx1
                 E = np.linalg.solve(L1, B.transpose(1, 2, 0))        # (levels, p1, m)
             E2 = E.reshape(-1, m)
             S = S - E2.T @ E2
