@@ -35,6 +35,7 @@ from .terms import lambda_matrix
 
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
+DENSE_SCHUR_MAX = 1e6  # a dense E' E below this many multiply-adds takes BLAS well under a millisecond
 
 
 class PIRLSError(RuntimeError):
@@ -58,7 +59,9 @@ class PIRLS:
         self.qr = sum(t.q for t in self.rest)
         self.Zr = (sp.hstack([t.Z() for t in self.rest], format="csr") if self.rest
                    else sp.csr_matrix((self.n, 0)))
+        self.ZrT = self.Zr.T.tocsr()                              # formed once: PIRLS multiplies by it twice a step
         self.Z = sp.hstack([self.first.Z(), self.Zr], format="csr")
+        self._last_lambdas = None
         self.offset = np.zeros(self.n) if response.offset is None else response.offset
         self._scalar_rest = all(t.p == 1 for t in self.rest)
         self._index_products()
@@ -74,6 +77,7 @@ class PIRLS:
         first, n = self.first, self.n
         self.codes1 = first.codes
         self.idx1 = self.codes1[:, None] * first.p + np.arange(first.p)    # (n, p1) columns of Z1
+        self._schur_pairs = None
         if not self.rest:
             return
         idx, val, start = [], [], 0
@@ -90,18 +94,47 @@ class PIRLS:
         self._r1_rows, self._r1_levels = np.divmod(blocks, first.n_levels)
         self._r1_index = (position.reshape(n, -1)[:, :, None] * first.p + np.arange(first.p)).ravel()
         self._r1_value = (self.val_r[:, :, None] * first.rows[:, None, :]).reshape(n, -1)
+        self._schur_pairs = self._sparse_schur_pairs()
+
+    def _sparse_schur_pairs(self):
+        """The pairs of nonzeros of E (one row per level and effect of the first term) that ``E_r' E_r`` sums.
+
+        ``(E_r' E_r)_ab = sum_l E_la E_lb`` has a product only where row l of E_r holds both a and b.  When
+        the first term has one level per observation (``(1 | obs)``) a row holds K nonzeros, and the sum
+        over these pairs is far cheaper than the dense product; None when E_r is dense enough for BLAS.
+        """
+        p1, qr = self.first.p, self.qr
+        rows = (self._r1_levels[:, None] * p1 + np.arange(p1)).ravel()       # nonzeros of E_r: (row, column)
+        cols = np.repeat(self._r1_rows, p1)
+        per_row = np.bincount(rows, minlength=self.q1)
+        dense_cost = self.q1 * p1 * qr**2                                 # multiply-adds of the dense product
+        if dense_cost < DENSE_SCHUR_MAX or np.sum(per_row.astype(float)**2) * 20 > dense_cost:
+            return None
+        order = np.argsort(rows, kind="stable")
+        size = per_row[rows[order]]                                       # nonzeros in each one's row
+        first_of_row = np.cumsum(per_row) - per_row
+        left = np.repeat(order, size)
+        right = order[np.repeat(first_of_row[rows[order]], size)
+                      + np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)]
+        return rows, cols, left, right, cols[left] * qr + cols[right]
 
     # ------------------------------------------------------------ Lambda
 
     def lambdas(self, theta):
         """T of the leading term and Lambda of the others (a vector when all are scalar, else sparse)."""
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        theta = np.asarray(theta, dtype=float)
+        if self._last_lambdas is not None and np.array_equal(self._last_lambdas[0], theta):
+            return self._last_lambdas[1]                        # PIRLS asks three times a step at one theta
+        thetas = self.design.split_theta(theta)
         T1 = self.first.factor(thetas[0])
         if not self.rest:
-            return T1, np.zeros(0)
-        if self._scalar_rest:
-            return T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
-        return T1, lambda_matrix(self.rest, thetas[1:])
+            out = T1, np.zeros(0)
+        elif self._scalar_rest:
+            out = T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
+        else:
+            out = T1, lambda_matrix(self.rest, thetas[1:])
+        self._last_lambdas = (theta.copy(), out)
+        return out
 
     def b_from_u(self, theta, u):
         """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
@@ -147,14 +180,14 @@ class PIRLS:
                 dense = np.zeros((self.qr, levels, p1))
                 dense[rows, lvls] = Br1
                 Br1 = (Lr.T @ dense.reshape(self.qr, -1)).reshape(self.qr, levels, p1)[rows, lvls]
-            Srr[np.diag_indices_from(Srr)] += 1.0
+            Srr.flat[:: self.qr + 1] += 1.0
             blocks_S.append(Srr)
         if with_beta and self.p:                                # no columns in X: nothing to add
             Xw = self.X * w[:, None]
             Bx1 = np.stack([np.bincount(self.codes1, Xw[:, j] * R1[:, a], levels)    # X' W Z1 Lambda1
                             for j in range(self.p) for a in range(p1)]).reshape(self.p, p1, levels).transpose(0, 2, 1)
             if self.rest:
-                XtWZr = self.Zr.T @ Xw                          # (q_r, p)
+                XtWZr = self.ZrT @ Xw                           # (q_r, p)
                 XtWZr = Lr[:, None] * XtWZr if isinstance(Lr, np.ndarray) else Lr.T @ XtWZr
                 blocks_S = [np.block([[blocks_S[0], XtWZr], [XtWZr.T, self.X.T @ Xw]])]
             else:
@@ -177,13 +210,28 @@ class PIRLS:
                     B[self.qr:] = Bx1
                 E = np.linalg.solve(L1, B.transpose(1, 2, 0))        # (levels, p1, m)
             E2 = E.reshape(-1, m)
-            S = S - E2.T @ E2
+            S = S - self._schur_product(E2)
             R, info = la.lapack.dpotrf(S, lower=1, clean=1)
             if info != 0:
                 raise np.linalg.LinAlgError("penalized weighted cross-product matrix is not positive definite")
         else:
             E, R = np.zeros((levels, p1, 0)), np.zeros((0, 0))
         return dict(L1=L1, E=E, R=R, R1=R1, T1=T1, Lr=Lr, m=m, with_beta=with_beta)
+
+    def _schur_product(self, E2):
+        """``E' E``: from the pairs of nonzeros of its u_rest columns when they are sparse, else dense BLAS."""
+        if self._schur_pairs is None:
+            return E2.T @ E2
+        rows, cols, left, right, out = self._schur_pairs
+        qr = self.qr
+        values = E2[rows, cols]
+        product = np.empty((E2.shape[1],) * 2)
+        product[:qr, :qr] = np.bincount(out, values[left] * values[right], qr * qr).reshape(qr, qr)
+        if E2.shape[1] > qr:                                    # with beta
+            cross = E2[:, :qr].T @ E2[:, qr:]
+            product[:qr, qr:], product[qr:, :qr] = cross, cross.T
+            product[qr:, qr:] = E2[:, qr:].T @ E2[:, qr:]
+        return product
 
     def solve(self, f, sqrtw, z):
         """Solve the penalized weighted least-squares problem for the working response z."""
@@ -196,7 +244,7 @@ class PIRLS:
         if m:
             parts = []
             if self.rest:
-                rr = self.Zr.T @ wz
+                rr = self.ZrT @ wz
                 parts.append(f["Lr"] * rr if isinstance(f["Lr"], np.ndarray) else f["Lr"].T @ rr)
             if f["with_beta"]:
                 parts.append(self.X.T @ wz)
