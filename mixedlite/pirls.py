@@ -140,7 +140,7 @@ class PIRLS:
         """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
         T1, Lr = self.lambdas(theta)
         b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
-        return np.r_[b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]]
+        return np.concatenate([b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]])
 
     def linear_predictor(self, theta, u, beta):
         b = self.b_from_u(theta, u)
@@ -249,11 +249,11 @@ class PIRLS:
             if f["with_beta"]:
                 parts.append(self.X.T @ wz)
             r2 = np.concatenate(parts) - E.reshape(-1, m).T @ c1.ravel()
-            x2 = la.cho_solve((R, True), r2)
+            x2 = la.cho_solve((R, True), r2, check_finite=False)
             c1 = c1 - E @ x2
         x1 = (np.linalg.solve(L1.transpose(0, 2, 1), c1[:, :, None])[:, :, 0] if p1 > 1
               else c1 / L1[:, :, 0])
-        return np.r_[x1.ravel(), x2[: self.qr]], x2[self.qr:]
+        return np.concatenate([x1.ravel(), x2[: self.qr]]), x2[self.qr:]
 
     @staticmethod
     def log_det_L(f, qr):
@@ -262,8 +262,8 @@ class PIRLS:
 
     # ------------------------------------------------------------ the iterations
 
-    def penalized_deviance(self, eta, u):
-        mu = self.family.linkinv(eta)
+    def penalized_deviance(self, mu, u):
+        """``sum(dev_resid) + |u|^2`` at the mean mu."""
         return self.family.dev_resid(self.resp.y, mu, self.resp.wt).sum() + u @ u
 
     def run(self, theta, beta=None, eta_start=None):
@@ -280,18 +280,19 @@ class PIRLS:
         b = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
         old_pdev, old = np.inf, None
         converged = False
+        mu = fam.linkinv(eta)
+        base = self.offset if with_beta else self.offset + self.X @ b
         for _ in range(PIRLS_MAXIT):
-            mu = fam.linkinv(eta)
             mu_eta = fam.mu_eta(eta)
             sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
-            base = self.offset if with_beta else self.offset + self.X @ b
             z = eta - base + (y - mu) / mu_eta
             f = self.factor(theta, sqrtw, with_beta)
             u, b_new = self.solve(f, sqrtw, z)
             if with_beta:
                 b = b_new
             eta = self.linear_predictor(theta, u, b)
-            pdev = self.penalized_deviance(eta, u)
+            mu = fam.linkinv(eta)
+            pdev = self.penalized_deviance(mu, u)
             if not np.isfinite(pdev):
                 raise PIRLSError("non-finite penalized deviance in PIRLS")
             if pdev > old_pdev and old is not None:  # step halving, as lme4
@@ -299,7 +300,8 @@ class PIRLS:
                     u = (u + old[0]) / 2
                     b = (b + old[1]) / 2 if with_beta else b
                     eta = self.linear_predictor(theta, u, b)
-                    pdev = self.penalized_deviance(eta, u)
+                    mu = fam.linkinv(eta)
+                    pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:
                         break
                 if pdev - old_pdev > self.tol:
@@ -310,7 +312,6 @@ class PIRLS:
             old_pdev, old = pdev, (u, b)
         if not converged:
             raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
-        mu = fam.linkinv(eta)
         self.state = dict(theta=theta, u=u, beta=b, eta=eta, mu=mu, factor=f, with_beta=with_beta,
                           ldL2=self.log_det_L(f, self.qr), sqrtw=sqrtw)
         return self.state
