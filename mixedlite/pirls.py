@@ -142,10 +142,12 @@ class PIRLS:
         b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
         return np.concatenate([b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]])
 
-    def linear_predictor(self, theta, u, beta):
+    def linear_predictor(self, theta, u, beta, fixed=None):
+        """``eta = offset + X beta + Z Lambda u``; ``fixed`` is ``offset + X beta`` when already known."""
         b = self.b_from_u(theta, u)
         b1 = b[: self.q1]
-        eta = self.offset + self.X @ beta + np.sum(self.first.rows * b1[self.idx1], axis=1)
+        fixed = self.offset + self.X @ beta if fixed is None else fixed
+        eta = fixed + np.sum(self.first.rows * b1[self.idx1], axis=1)
         return eta + self.Zr @ b[self.q1:] if self.rest else eta
 
     # ------------------------------------------------------------ one weighted solve
@@ -290,7 +292,7 @@ class PIRLS:
             u, b_new = self.solve(f, sqrtw, z)
             if with_beta:
                 b = b_new
-            eta = self.linear_predictor(theta, u, b)
+            eta = self.linear_predictor(theta, u, b, None if with_beta else base)
             mu = fam.linkinv(eta)
             pdev = self.penalized_deviance(mu, u)
             if not np.isfinite(pdev):
@@ -299,7 +301,7 @@ class PIRLS:
                 for _ in range(10):
                     u = (u + old[0]) / 2
                     b = (b + old[1]) / 2 if with_beta else b
-                    eta = self.linear_predictor(theta, u, b)
+                    eta = self.linear_predictor(theta, u, b, None if with_beta else base)
                     mu = fam.linkinv(eta)
                     pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:

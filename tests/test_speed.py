@@ -1,17 +1,22 @@
-"""glmer's shortcuts for speed give the numbers of the plain computation.
+"""The shortcuts for speed give the numbers of the plain computation.
 
 * With an observation-level term first (``(1 | INDEX)`` on grouseticks: 403 levels, one per row), E' E in
   the Schur complement is summed over the pairs of nonzeros of E; it must equal the dense product.
 * A Nelder-Mead restart that lowers the deviance by less than ``glmm.SAME_OPTIMUM`` ends the restarts.
+* lmer's ``SandwichMap`` (InstEval's ``W'Z1 G Z1'W``) pairs each entry only with those below it for a
+  scalar first term; it must give the lower triangle of the dense product.
 """
 import warnings
 
 import numpy as np
+import pytest
+import scipy.sparse as sp
 
 import mixedlite as ml
 import mixedlite.glmm as glmm
 from mixedlite.design import Design
 from mixedlite.families import get_family
+from mixedlite.lmm import SandwichMap
 from mixedlite.pirls import PIRLS
 
 OBSERVATION_LEVEL = "TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
@@ -58,3 +63,17 @@ def test_restarts_end_when_one_finds_the_same_optimum(monkeypatch):
         m = ml.glmer(OBSERVATION_LEVEL, ml.load_dataset("grouseticks"), family="poisson")
     assert len(restarts) == 1
     assert m.objective < 1780.5427069958  # lme4's optimum
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_sandwich_map_gives_the_lower_triangle_of_the_dense_product(p):
+    rng = np.random.default_rng(3)
+    levels, m = 40, 25
+    B = sp.random(m, levels * p, density=0.2, random_state=4, format="csc")
+    G = rng.standard_normal((levels, p, p))
+    G = G @ G.transpose(0, 2, 1)
+    dense = np.zeros((levels * p, levels * p))
+    for level in range(levels):
+        dense[level * p:(level + 1) * p, level * p:(level + 1) * p] = G[level]
+    expected = np.tril(B.toarray() @ dense @ B.toarray().T)
+    np.testing.assert_allclose(SandwichMap(B, p)(G), expected, rtol=1e-12, atol=1e-12)
