@@ -26,6 +26,9 @@ spherical random effects u out; there is no closed form, so it is approximated.
 Linear algebra: the random-effects term with most levels comes first, so its block of
 ``Lambda' Z' W Z Lambda + I`` is block diagonal (one p x p block per level) and is factored
 level by level; the other terms (and beta, in stage 1) form a small dense Schur complement.
+The coupling of the first term with the others is sparse and only its nonzero blocks are formed;
+when the first term is observation-level (``(1 | obs)``, one level per row) the product E' E of
+the Schur complement is summed over the pairs of nonzeros of E instead of a dense product.
 """
 import numpy as np
 import scipy.linalg as la
