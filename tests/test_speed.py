@@ -9,6 +9,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -35,6 +36,23 @@ def test_sparse_schur_product_equals_the_dense_one():
     sqrtw = rng.uniform(0.5, 2.0, pirls.n)
     for with_beta in (False, True):
         f = pirls.factor(np.array([0.54, 0.75, 0.53]), sqrtw, with_beta)
+        E2 = f["E"].reshape(-1, f["m"])
+        np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_schur_product_with_a_vector_first_term():
+    """(1 + x | g1) first, two rows per level: rows of E hold the effects of one level (p1 = 2)."""
+    rng = np.random.default_rng(2)
+    n = 600
+    data = pd.DataFrame({"g1": pd.Categorical(np.repeat(np.arange(300), 2)),
+                         "g2": pd.Categorical(rng.integers(0, 100, n)), "x": rng.standard_normal(n)})
+    data["y"] = rng.poisson(2.0, n)
+    design = Design("y ~ x + (1 + x | g1) + (1 | g2)", data)
+    pirls = PIRLS(design, glmm.poisson_response(design.response(), None, "y"), get_family("poisson"))
+    assert pirls.first.p == 2 and pirls._schur_pairs is not None
+    sqrtw = rng.uniform(0.5, 2.0, n)
+    for with_beta in (False, True):
+        f = pirls.factor(np.array([0.8, 0.3, 0.5, 0.7]), sqrtw, with_beta)
         E2 = f["E"].reshape(-1, f["m"])
         np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
 
