@@ -264,17 +264,23 @@ class SandwichMap:
     """
 
     def __init__(self, B, p):
-        B = B.tocsc().tocoo()  # entries ordered by column, so by level
+        B = B.tocsc()
+        B.sort_indices()
+        B = B.tocoo()  # entries ordered by column, so by level, and by row within a column
         m = B.shape[0]
         row, col, val = B.row, B.col, B.data
         level = col // p
         counts = np.bincount(level, minlength=B.shape[1] // p)
         starts = np.cumsum(counts) - counts
-        partners = counts[level]  # every entry pairs with each entry of its own level
+        if p == 1:  # one column per level: an entry pairs with those of its level up to itself (row[k] <= row[i])
+            partners = np.arange(len(row)) - starts[level] + 1
+        else:
+            partners = counts[level]  # every entry pairs with each entry of its own level
         i = np.repeat(np.arange(len(row)), partners)
         k = starts[level[i]] + np.arange(len(i)) - np.repeat(np.cumsum(partners) - partners, partners)
-        keep = row[i] >= row[k]
-        i, k = i[keep], k[keep]
+        if p > 1:
+            keep = row[i] >= row[k]
+            i, k = i[keep], k[keep]
         flat = row[i].astype(np.int64) * m + row[k]
         g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
         present = np.zeros(m * m, dtype=bool)

@@ -26,6 +26,9 @@ spherical random effects u out; there is no closed form, so it is approximated.
 Linear algebra: the random-effects term with most levels comes first, so its block of
 ``Lambda' Z' W Z Lambda + I`` is block diagonal (one p x p block per level) and is factored
 level by level; the other terms (and beta, in stage 1) form a small dense Schur complement.
+The coupling of the first term with the others is sparse and only its nonzero blocks are formed;
+when the first term is observation-level (``(1 | obs)``, one level per row) the product E' E of
+the Schur complement is summed over the pairs of nonzeros of E instead of a dense product.
 """
 import numpy as np
 import scipy.linalg as la
@@ -35,6 +38,7 @@ from .terms import lambda_matrix
 
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
+DENSE_SCHUR_MAX = 1e6  # a dense E' E below this many multiply-adds takes BLAS well under a millisecond
 
 
 class PIRLSError(RuntimeError):
@@ -58,7 +62,9 @@ class PIRLS:
         self.qr = sum(t.q for t in self.rest)
         self.Zr = (sp.hstack([t.Z() for t in self.rest], format="csr") if self.rest
                    else sp.csr_matrix((self.n, 0)))
+        self.ZrT = self.Zr.T.tocsr()                              # formed once: PIRLS multiplies by it twice a step
         self.Z = sp.hstack([self.first.Z(), self.Zr], format="csr")
+        self._last_lambdas = None
         self.offset = np.zeros(self.n) if response.offset is None else response.offset
         self._scalar_rest = all(t.p == 1 for t in self.rest)
         self._index_products()
@@ -74,6 +80,7 @@ class PIRLS:
         first, n = self.first, self.n
         self.codes1 = first.codes
         self.idx1 = self.codes1[:, None] * first.p + np.arange(first.p)    # (n, p1) columns of Z1
+        self._schur_pairs = None
         if not self.rest:
             return
         idx, val, start = [], [], 0
@@ -84,31 +91,66 @@ class PIRLS:
         self.idx_r, self.val_r = np.hstack(idx), np.hstack(val)            # (n, K) columns of Z_r
         self._rr_index = (self.idx_r[:, :, None] * self.qr + self.idx_r[:, None, :]).ravel()
         self._rr_value = (self.val_r[:, :, None] * self.val_r[:, None, :]).reshape(n, -1)
-        self._r1_index = (self.idx_r[:, :, None] * self.q1 + self.idx1[:, None, :]).ravel()
+        # Z_r' W Z_1 is sparse (an observation couples one level of the first term with K columns of Z_r):
+        # only its nonzero blocks, (column of Z_r, level of the first term) with p1 entries each, are formed
+        blocks, position = np.unique(self.idx_r * first.n_levels + self.codes1[:, None], return_inverse=True)
+        self._r1_rows, self._r1_levels = np.divmod(blocks, first.n_levels)
+        self._r1_index = (position.reshape(n, -1)[:, :, None] * first.p + np.arange(first.p)).ravel()
         self._r1_value = (self.val_r[:, :, None] * first.rows[:, None, :]).reshape(n, -1)
+        self._schur_pairs = self._sparse_schur_pairs()
+
+    def _sparse_schur_pairs(self):
+        """The pairs of nonzeros of E (one row per level and effect of the first term) that ``E_r' E_r`` sums.
+
+        ``(E_r' E_r)_ab = sum_l E_la E_lb`` has a product only where row l of E_r holds both a and b.  When
+        the first term has one level per observation (``(1 | obs)``) a row holds K nonzeros, and the sum
+        over these pairs is far cheaper than the dense product; None when E_r is dense enough for BLAS.
+        """
+        p1, qr = self.first.p, self.qr
+        rows = (self._r1_levels[:, None] * p1 + np.arange(p1)).ravel()       # nonzeros of E_r: (row, column)
+        cols = np.repeat(self._r1_rows, p1)
+        per_row = np.bincount(rows, minlength=self.q1)
+        dense_cost = self.q1 * p1 * qr**2                                 # multiply-adds of the dense product
+        if dense_cost < DENSE_SCHUR_MAX or np.sum(per_row.astype(float)**2) * 20 > dense_cost:
+            return None
+        order = np.argsort(rows, kind="stable")
+        size = per_row[rows[order]]                                       # nonzeros in each one's row
+        first_of_row = np.cumsum(per_row) - per_row
+        left = np.repeat(order, size)
+        right = order[np.repeat(first_of_row[rows[order]], size)
+                      + np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)]
+        return rows, cols, left, right, cols[left] * qr + cols[right]
 
     # ------------------------------------------------------------ Lambda
 
     def lambdas(self, theta):
         """T of the leading term and Lambda of the others (a vector when all are scalar, else sparse)."""
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        theta = np.asarray(theta, dtype=float)
+        if self._last_lambdas is not None and np.array_equal(self._last_lambdas[0], theta):
+            return self._last_lambdas[1]                        # PIRLS asks three times a step at one theta
+        thetas = self.design.split_theta(theta)
         T1 = self.first.factor(thetas[0])
         if not self.rest:
-            return T1, np.zeros(0)
-        if self._scalar_rest:
-            return T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
-        return T1, lambda_matrix(self.rest, thetas[1:])
+            out = T1, np.zeros(0)
+        elif self._scalar_rest:
+            out = T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
+        else:
+            out = T1, lambda_matrix(self.rest, thetas[1:])
+        self._last_lambdas = (theta.copy(), out)
+        return out
 
     def b_from_u(self, theta, u):
         """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
         T1, Lr = self.lambdas(theta)
         b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
-        return np.r_[b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]]
+        return np.concatenate([b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]])
 
-    def linear_predictor(self, theta, u, beta):
+    def linear_predictor(self, theta, u, beta, fixed=None):
+        """``eta = offset + X beta + Z Lambda u``; ``fixed`` is ``offset + X beta`` when already known."""
         b = self.b_from_u(theta, u)
         b1 = b[: self.q1]
-        eta = self.offset + self.X @ beta + np.sum(self.first.rows * b1[self.idx1], axis=1)
+        fixed = self.offset + self.X @ beta if fixed is None else fixed
+        eta = fixed + np.sum(self.first.rows * b1[self.idx1], axis=1)
         return eta + self.Zr @ b[self.q1:] if self.rest else eta
 
     # ------------------------------------------------------------ one weighted solve
@@ -129,27 +171,28 @@ class PIRLS:
                 M1[:, a, c] = M1[:, c, a] = np.bincount(self.codes1, w * R1[:, a] * R1[:, c], levels)
         M1 += np.eye(p1)
         L1 = np.linalg.cholesky(M1) if p1 > 1 else np.sqrt(M1)
-        blocks_S, blocks_B = [], []                             # rows of S and of B: [u_rest, beta]
+        blocks_S = []                                           # rows of S and of B: [u_rest, beta]
         if self.rest:
             Srr = np.bincount(self._rr_index, (w[:, None] * self._rr_value).ravel(), self.qr**2).reshape(self.qr, -1)
-            Br1 = np.bincount(self._r1_index, (w[:, None] * self._r1_value).ravel(), self.qr * self.q1)
-            Br1 = Br1.reshape(self.qr, levels, p1) @ T1          # Z_r' W Z1 Lambda1
+            Br1 = np.bincount(self._r1_index, (w[:, None] * self._r1_value).ravel(), len(self._r1_rows) * p1)
+            Br1 = Br1.reshape(-1, p1) @ T1                       # nonzero blocks of Z_r' W Z1 Lambda1
+            rows, lvls = self._r1_rows, self._r1_levels
             if isinstance(Lr, np.ndarray):
                 Srr = Lr[:, None] * Srr * Lr[None, :]
-                Br1 = Lr[:, None, None] * Br1
+                Br1 = Lr[rows, None] * Br1
             else:
                 Srr = (Lr.T @ (Lr.T @ Srr).T).T
-                Br1 = (Lr.T @ Br1.reshape(self.qr, -1)).reshape(self.qr, levels, p1)
-            Srr[np.diag_indices_from(Srr)] += 1.0
+                dense = np.zeros((self.qr, levels, p1))
+                dense[rows, lvls] = Br1
+                Br1 = (Lr.T @ dense.reshape(self.qr, -1)).reshape(self.qr, levels, p1)[rows, lvls]
+            Srr.flat[:: self.qr + 1] += 1.0
             blocks_S.append(Srr)
-            blocks_B.append(Br1)
         if with_beta and self.p:                                # no columns in X: nothing to add
             Xw = self.X * w[:, None]
             Bx1 = np.stack([np.bincount(self.codes1, Xw[:, j] * R1[:, a], levels)    # X' W Z1 Lambda1
                             for j in range(self.p) for a in range(p1)]).reshape(self.p, p1, levels).transpose(0, 2, 1)
-            blocks_B.append(Bx1)
             if self.rest:
-                XtWZr = self.Zr.T @ Xw                          # (q_r, p)
+                XtWZr = self.ZrT @ Xw                           # (q_r, p)
                 XtWZr = Lr[:, None] * XtWZr if isinstance(Lr, np.ndarray) else Lr.T @ XtWZr
                 blocks_S = [np.block([[blocks_S[0], XtWZr], [XtWZr.T, self.X.T @ Xw]])]
             else:
@@ -157,19 +200,43 @@ class PIRLS:
         m = self.qr + (self.p if with_beta else 0)
         if m:
             S = blocks_S[0]
-            B = np.concatenate(blocks_B, axis=0)                   # (m, levels, p1)
-            if p1 == 1:
-                E = (B[:, :, 0] / L1[:, 0, 0]).T[:, None, :]         # (levels, 1, m)
+            if p1 == 1:                                            # E' = B / L1, from the nonzero blocks
+                Et = np.zeros((m, levels))
+                if self.rest:
+                    Et[rows, lvls] = Br1[:, 0] / L1[lvls, 0, 0]
+                if m > self.qr:
+                    Et[self.qr:] = Bx1[:, :, 0] / L1[:, 0, 0]
+                E = Et.T[:, None, :]                                 # (levels, 1, m)
             else:
+                B = np.zeros((m, levels, p1))                        # rows: [u_rest, beta]
+                if self.rest:
+                    B[rows, lvls] = Br1
+                if m > self.qr:
+                    B[self.qr:] = Bx1
                 E = np.linalg.solve(L1, B.transpose(1, 2, 0))        # (levels, p1, m)
             E2 = E.reshape(-1, m)
-            S = S - E2.T @ E2
+            S = S - self._schur_product(E2)
             R, info = la.lapack.dpotrf(S, lower=1, clean=1)
             if info != 0:
                 raise np.linalg.LinAlgError("penalized weighted cross-product matrix is not positive definite")
         else:
             E, R = np.zeros((levels, p1, 0)), np.zeros((0, 0))
         return dict(L1=L1, E=E, R=R, R1=R1, T1=T1, Lr=Lr, m=m, with_beta=with_beta)
+
+    def _schur_product(self, E2):
+        """``E' E``: from the pairs of nonzeros of its u_rest columns when they are sparse, else dense BLAS."""
+        if self._schur_pairs is None:
+            return E2.T @ E2
+        rows, cols, left, right, out = self._schur_pairs
+        qr = self.qr
+        values = E2[rows, cols]
+        product = np.empty((E2.shape[1],) * 2)
+        product[:qr, :qr] = np.bincount(out, values[left] * values[right], qr * qr).reshape(qr, qr)
+        if E2.shape[1] > qr:                                    # with beta
+            cross = E2[:, :qr].T @ E2[:, qr:]
+            product[:qr, qr:], product[qr:, :qr] = cross, cross.T
+            product[qr:, qr:] = E2[:, qr:].T @ E2[:, qr:]
+        return product
 
     def solve(self, f, sqrtw, z):
         """Solve the penalized weighted least-squares problem for the working response z."""
@@ -182,16 +249,16 @@ class PIRLS:
         if m:
             parts = []
             if self.rest:
-                rr = self.Zr.T @ wz
+                rr = self.ZrT @ wz
                 parts.append(f["Lr"] * rr if isinstance(f["Lr"], np.ndarray) else f["Lr"].T @ rr)
             if f["with_beta"]:
                 parts.append(self.X.T @ wz)
             r2 = np.concatenate(parts) - E.reshape(-1, m).T @ c1.ravel()
-            x2 = la.cho_solve((R, True), r2)
+            x2 = la.cho_solve((R, True), r2, check_finite=False)
             c1 = c1 - E @ x2
         x1 = (np.linalg.solve(L1.transpose(0, 2, 1), c1[:, :, None])[:, :, 0] if p1 > 1
               else c1 / L1[:, :, 0])
-        return np.r_[x1.ravel(), x2[: self.qr]], x2[self.qr:]
+        return np.concatenate([x1.ravel(), x2[: self.qr]]), x2[self.qr:]
 
     @staticmethod
     def log_det_L(f, qr):
@@ -200,8 +267,8 @@ class PIRLS:
 
     # ------------------------------------------------------------ the iterations
 
-    def penalized_deviance(self, eta, u):
-        mu = self.family.linkinv(eta)
+    def penalized_deviance(self, mu, u):
+        """``sum(dev_resid) + |u|^2`` at the mean mu."""
         return self.family.dev_resid(self.resp.y, mu, self.resp.wt).sum() + u @ u
 
     def run(self, theta, beta=None, eta_start=None):
@@ -218,26 +285,28 @@ class PIRLS:
         b = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
         old_pdev, old = np.inf, None
         converged = False
+        mu = fam.linkinv(eta)
+        base = self.offset if with_beta else self.offset + self.X @ b
         for _ in range(PIRLS_MAXIT):
-            mu = fam.linkinv(eta)
             mu_eta = fam.mu_eta(eta)
             sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
-            base = self.offset if with_beta else self.offset + self.X @ b
             z = eta - base + (y - mu) / mu_eta
             f = self.factor(theta, sqrtw, with_beta)
             u, b_new = self.solve(f, sqrtw, z)
             if with_beta:
                 b = b_new
-            eta = self.linear_predictor(theta, u, b)
-            pdev = self.penalized_deviance(eta, u)
+            eta = self.linear_predictor(theta, u, b, None if with_beta else base)
+            mu = fam.linkinv(eta)
+            pdev = self.penalized_deviance(mu, u)
             if not np.isfinite(pdev):
                 raise PIRLSError("non-finite penalized deviance in PIRLS")
             if pdev > old_pdev and old is not None:  # step halving, as lme4
                 for _ in range(10):
                     u = (u + old[0]) / 2
                     b = (b + old[1]) / 2 if with_beta else b
-                    eta = self.linear_predictor(theta, u, b)
-                    pdev = self.penalized_deviance(eta, u)
+                    eta = self.linear_predictor(theta, u, b, None if with_beta else base)
+                    mu = fam.linkinv(eta)
+                    pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:
                         break
                 if pdev - old_pdev > self.tol:
@@ -248,7 +317,6 @@ class PIRLS:
             old_pdev, old = pdev, (u, b)
         if not converged:
             raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
-        mu = fam.linkinv(eta)
         self.state = dict(theta=theta, u=u, beta=b, eta=eta, mu=mu, factor=f, with_beta=with_beta,
                           ldL2=self.log_det_L(f, self.qr), sqrtw=sqrtw)
         return self.state

@@ -1,0 +1,97 @@
+"""The shortcuts for speed give the numbers of the plain computation.
+
+* With an observation-level term first (``(1 | INDEX)`` on grouseticks: 403 levels, one per row), E' E in
+  the Schur complement is summed over the pairs of nonzeros of E; it must equal the dense product.
+* A Nelder-Mead restart that lowers the deviance by less than ``glmm.SAME_OPTIMUM`` ends the restarts.
+* lmer's ``SandwichMap`` (InstEval's ``W'Z1 G Z1'W``) pairs each entry only with those below it for a
+  scalar first term; it must give the lower triangle of the dense product.
+"""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import mixedlite as ml
+import mixedlite.glmm as glmm
+from mixedlite.design import Design
+from mixedlite.families import get_family
+from mixedlite.lmm import SandwichMap
+from mixedlite.pirls import PIRLS
+
+OBSERVATION_LEVEL = "TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
+
+
+def grouseticks_pirls():
+    design = Design(OBSERVATION_LEVEL, ml.load_dataset("grouseticks"))
+    response = glmm.poisson_response(design.response(), None, "TICKS")
+    return PIRLS(design, response, get_family("poisson"))
+
+
+def test_sparse_schur_product_equals_the_dense_one():
+    pirls = grouseticks_pirls()
+    assert pirls.first.group == "INDEX" and pirls._schur_pairs is not None
+    rng = np.random.default_rng(1)
+    sqrtw = rng.uniform(0.5, 2.0, pirls.n)
+    for with_beta in (False, True):
+        f = pirls.factor(np.array([0.54, 0.75, 0.53]), sqrtw, with_beta)
+        E2 = f["E"].reshape(-1, f["m"])
+        np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_schur_product_with_a_vector_first_term():
+    """(1 + x | g1) first, two rows per level: rows of E hold the effects of one level (p1 = 2)."""
+    rng = np.random.default_rng(2)
+    n = 600
+    data = pd.DataFrame({"g1": pd.Categorical(np.repeat(np.arange(300), 2)),
+                         "g2": pd.Categorical(rng.integers(0, 100, n)), "x": rng.standard_normal(n)})
+    data["y"] = rng.poisson(2.0, n)
+    design = Design("y ~ x + (1 + x | g1) + (1 | g2)", data)
+    pirls = PIRLS(design, glmm.poisson_response(design.response(), None, "y"), get_family("poisson"))
+    assert pirls.first.p == 2 and pirls._schur_pairs is not None
+    sqrtw = rng.uniform(0.5, 2.0, n)
+    for with_beta in (False, True):
+        f = pirls.factor(np.array([0.8, 0.3, 0.5, 0.7]), sqrtw, with_beta)
+        E2 = f["E"].reshape(-1, f["m"])
+        np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
+
+
+def test_the_dense_schur_product_is_kept_for_small_models():
+    design = Design("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", ml.load_dataset("grouseticks"))
+    pirls = PIRLS(design, glmm.poisson_response(design.response(), None, "TICKS"), get_family("poisson"))
+    assert pirls._schur_pairs is None
+
+
+def test_restarts_end_when_one_finds_the_same_optimum(monkeypatch):
+    """The uncentred HEIGHT fails lme4's gradient check at the optimum (lme4 1.1-31 warns too: max|grad|
+    0.0028); one Nelder-Mead restart lowers the deviance by 3e-7, a second one found nothing."""
+    restarts = []
+    minimize = glmm.minimize
+
+    def counting(fun, start, lower, optimizer="bobyqa", **kwargs):
+        result = minimize(fun, start, lower, optimizer=optimizer, **kwargs)
+        if optimizer == glmm.RESTART_OPTIMIZER:
+            restarts.append(result.fun)
+        return result
+
+    monkeypatch.setattr(glmm, "minimize", counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.ConvergenceWarning)
+        m = ml.glmer(OBSERVATION_LEVEL, ml.load_dataset("grouseticks"), family="poisson")
+    assert len(restarts) == 1
+    assert m.objective < 1780.5427069958  # lme4's optimum
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_sandwich_map_gives_the_lower_triangle_of_the_dense_product(p):
+    rng = np.random.default_rng(3)
+    levels, m = 40, 25
+    B = sp.random(m, levels * p, density=0.2, random_state=4, format="csc")
+    G = rng.standard_normal((levels, p, p))
+    G = G @ G.transpose(0, 2, 1)
+    dense = np.zeros((levels * p, levels * p))
+    for level in range(levels):
+        dense[level * p:(level + 1) * p, level * p:(level + 1) * p] = G[level]
+    expected = np.tril(B.toarray() @ dense @ B.toarray().T)
+    np.testing.assert_allclose(SandwichMap(B, p)(G), expected, rtol=1e-12, atol=1e-12)
