@@ -222,6 +222,8 @@ def parse_formula(text):
     response, rhs = (s.strip() for s in text.split("~"))
     if not response:
         raise ValueError(f"the formula {text!r} has no response on the left of '~'")
+    if _bar(f"({rhs})"):  # '|' binds loosest in R: 'y ~ 1 | g' and 'y ~ x + 1 | g' are one random term
+        rhs = f"({rhs})"
     pieces, operators = split_top(rhs, "+-")
     fixed, random, offsets = [], [], []
     for piece, op in zip(pieces, operators):
@@ -232,8 +234,6 @@ def parse_formula(text):
                 raise ValueError(f"'- {piece}': an offset is added with coefficient 1; write "
                                  f"'+ offset(-({piece[7:-1]}))' to subtract it")
             offsets.append(piece[7:-1].strip())
-        elif len(split_top(piece, "|")[0]) > 1:
-            raise ValueError(f"the random term {piece!r} needs parentheses: write ({piece}). {supported()}")
         elif piece:
             fixed.append(("- " if op == "-" else "+ ") + piece)
     fixed_text = " ".join(fixed).removeprefix("+ ") or "1"

@@ -52,9 +52,6 @@ def dyestuff():
     return fm1, fm1.refit_ml()
 
 
-@pytest.mark.xfail(strict=True, reason="mixedlite bug: a formula whose right-hand side is a bare random term "
-                                       "without parentheses (lme4 accepts 'Yield ~ 1|Batch') is refused as "
-                                       "having no random-effects term")
 def test_lmer_bare_bar_formula():
     fm1 = quietly(ml.lmer, "Yield ~ 1|Batch", ml.load_dataset("Dyestuff"))  # test-lmer.R:28, lmer-1.R:65
     r_all_equal(1527.5, fm1.fixef())  # test-lmer.R:37
@@ -459,8 +456,6 @@ def buhr():
     return quietly(ml.lmer, "log(y) ~ (x | z)", pd.read_csv(LME4 / "buhr.csv"))
 
 
-@pytest.mark.xfail(strict=True, reason="mixedlite bug: a formula whose right-hand side is a bare random term "
-                                       "without parentheses (lme4 accepts 'log(y) ~ x | z') is refused")
 def test_lmer0_bare_bar_formula():
     fm = quietly(ml.lmer, "log(y) ~ x | z", pd.read_csv(LME4 / "buhr.csv"))  # lmer-0.R:20
     r_all_equal(-0.834544, fm.fixef(), 0.01)  # lmer-0.R:23
