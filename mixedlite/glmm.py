@@ -25,7 +25,8 @@ errors 0.5% smaller.  We follow lme4 (``tolPwrss=1e-7``) so that fits agree to 1
 stage-2 optimiser is its own Nelder-Mead; we use BOBYQA for both stages (the same optimum to
 within 1e-5 here, in a quarter of the evaluations); ``optimizer=("bobyqa", "Nelder_Mead")``
 is lme4's choice.  BOBYQA can stop short on the rough Laplace deviance, so a failed gradient
-check brings Nelder-Mead restarts, and Newton steps polish the optimum (``_refine``).
+check brings Nelder-Mead restarts, and Newton steps polish the optimum (``_refine``).  A singular
+optimum whose mirror image falls into the interior (:func:`mirrored_theta`) brings one more restart.
 """
 import warnings
 
