@@ -288,9 +288,10 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._hessian is None:
             return pars
         free = free_coordinates(pars, self._gradient, lower)
-        if not free.any():
+        hessian = self._hessian[np.ix_(free, free)]
+        if not free.any() or not np.all(np.isfinite(hessian)):
             return pars
-        eigenvalues, vectors = np.linalg.eigh(self._hessian[np.ix_(free, free)])
+        eigenvalues, vectors = np.linalg.eigh(hessian)
         if not eigenvalues[0] < -SADDLE_CURVATURE:
             return pars
         direction = np.zeros(len(pars))
