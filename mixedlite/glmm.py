@@ -26,7 +26,8 @@ stage-2 optimiser is its own Nelder-Mead; we use BOBYQA for both stages (the sam
 within 1e-5 here, in a quarter of the evaluations); ``optimizer=("bobyqa", "Nelder_Mead")``
 is lme4's choice.  BOBYQA can stop short on the rough Laplace deviance, so a failed gradient
 check brings Nelder-Mead restarts, and Newton steps polish the optimum (``_refine``).  A singular
-optimum whose mirror image falls into the interior (:func:`mirrored_theta`) brings one more restart.
+optimum whose mirror image falls into the interior (:func:`mirrored_theta`), or a saddle (a Hessian
+eigenvalue below ``-SADDLE_CURVATURE``), brings one more restart.
 """
 import warnings
 
@@ -48,7 +49,7 @@ from .pirls import PIRLS, PIRLS_TOL, PIRLSError, gauss_hermite
 MAX_RESTARTS = 3  # fresh stage-2 starts while the gradient check fails (as lmer)
 RESTART_OPTIMIZER = "Nelder_Mead"  # lme4's stage-2 optimiser: steadier than BOBYQA on the rough deviance
 MIRROR_GAIN = 1e-7  # relative: what a restart from a mirror image or a saddle must lower the deviance by
-SADDLE_CURVATURE = 1e-3  # a Hessian eigenvalue below minus this at the optimiser's answer: a saddle (_leave_a_saddle)
+SADDLE_CURVATURE = 1e-3  # a Hessian eigenvalue below minus this at stage 2's answer: a saddle (_leave_a_saddle)
 SADDLE_STEPS = (0.01, 0.03, 0.1)  # the steps along its eigenvector probed for a lower start
 
 
@@ -298,7 +299,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         direction[free] = vectors[:, 0]
         f = self.deviance_function
         fval = f(pars)
-        probes = [np.maximum(pars + step * direction, lower) for step in SADDLE_STEPS for step in (step, -step)]
+        probes = [np.maximum(pars + step * direction, lower) for size in SADDLE_STEPS for step in (size, -size)]
         values = [f(x) for x in probes]
         start = probes[int(np.argmin(values))]
         if not min(values) < fval:
