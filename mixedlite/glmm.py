@@ -25,7 +25,9 @@ errors 0.5% smaller.  We follow lme4 (``tolPwrss=1e-7``) so that fits agree to 1
 stage-2 optimiser is its own Nelder-Mead; we use BOBYQA for both stages (the same optimum to
 within 1e-5 here, in a quarter of the evaluations); ``optimizer=("bobyqa", "Nelder_Mead")``
 is lme4's choice.  BOBYQA can stop short on the rough Laplace deviance, so a failed gradient
-check brings Nelder-Mead restarts, and Newton steps polish the optimum (``_refine``).
+check brings Nelder-Mead restarts, and Newton steps polish the optimum (``_refine``).  A singular
+optimum whose mirror image falls into the interior (:func:`mirrored_theta`), or a saddle (a Hessian
+eigenvalue below ``-SADDLE_CURVATURE``), brings one more restart.
 """
 import warnings
 
@@ -35,17 +37,21 @@ import scipy.linalg as la
 from scipy import stats
 
 from .design import Design, column_or_array
-from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, central_gradient, check_gradient,
-                          check_hessian, check_predictor_scales, deriv12, optimizer_message, report)
+from .diagnostics import (GRADIENT_TOL, MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, central_gradient,
+                          check_gradient, check_hessian, check_predictor_scales, deriv12, optimizer_message,
+                          report)
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
-from .optimize import free_coordinates, minimize, newton_polish, single_threaded_blas
+from .optimize import BOUNDARY_TOL, free_coordinates, minimize, newton_polish, single_threaded_blas
 from .pirls import PIRLS, PIRLS_TOL, PIRLSError, gauss_hermite
 
 MAX_RESTARTS = 3  # fresh stage-2 starts while the gradient check fails (as lmer)
 RESTART_OPTIMIZER = "Nelder_Mead"  # lme4's stage-2 optimiser: steadier than BOBYQA on the rough deviance
 SAME_OPTIMUM = 1e-6  # a restart that lowers the deviance by less has found the same optimum: no further restart
+MIRROR_GAIN = 1e-7  # relative: what a restart from a mirror image or a saddle must lower the deviance by
+SADDLE_CURVATURE = 1e-3  # a Hessian eigenvalue below minus this at stage 2's answer: a saddle (_leave_a_saddle)
+SADDLE_STEPS = (0.01, 0.03, 0.1)  # the steps along its eigenvector probed for a lower start
 
 
 class Response:
@@ -205,6 +211,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         pars = opt2.x
         if self.nobs < MAX_NOBS_FOR_DERIVATIVES:
             pars = self._refine(opt2.x, opt2.fun, lower2)
+            pars = self._leave_the_boundary(pars, lower2)
+            pars = self._leave_a_saddle(pars, lower2)
         self._pars = pars
         fval = self.deviance_function(pars)  # leaves PIRLS at the optimum
         self._set_state(pirls.state, fval)
@@ -248,6 +256,65 @@ class GeneralizedLinearMixedModel(MixedModel):
             pars, fval = retry.x, retry.fun
         self._gradient, self._hessian = gradient, hessian
         return pars
+
+    def _leave_the_boundary(self, pars, lower):
+        """A fresh stage-2 run from the mirror image of a singular optimum (:func:`mirrored_theta`),
+        kept, with its own ``_refine``, only if it lowers the deviance by more than ``MIRROR_GAIN``.
+
+        A fit where a random intercept's variance is zero but the slope's is not can sit on a
+        ridge of equal deviance (the slope's column of T can turn freely) at the point where the
+        deviance rises into the interior, while from the mirror image the deviance falls: lme4's
+        tight BOBYQA stops there as we do, its default Nelder-Mead sometimes walks on to a
+        correlation of -1 and a deviance lower by up to 0.64 (tests/differential: binomial_016,
+        binary_011).  The restart runs only at such points, so ordinary fits cost nothing.
+        """
+        k = len(self.design.theta_lower)
+        mirror = None if self._gradient is None else mirrored_theta(pars[:k], self._gradient[:k], lower[:k])
+        if mirror is None:
+            return pars
+        f = self.deviance_function
+        fval = f(pars)
+        retry = minimize(f, np.r_[mirror, pars[k:]], lower, optimizer=self.optimizer[1], maxeval=self.maxeval)
+        if not retry.fun < fval - MIRROR_GAIN * max(1.0, abs(fval)):
+            return pars
+        self.optinfo.append(retry)
+        return self._refine(retry.x, retry.fun, lower)
+
+    def _leave_a_saddle(self, pars, lower):
+        """A fresh stage-2 run from the lowest of the points ``pars +- s v`` (``s`` in ``SADDLE_STEPS``,
+        v the eigenvector of the most negative eigenvalue of the Hessian over the free coordinates,
+        below ``-SADDLE_CURVATURE``), kept, with its own ``_refine``, only if it lowers the deviance
+        by more than ``MIRROR_GAIN``.
+
+        The gradient vanishes where a whole term's T is zero (the deviance is a function of T T'),
+        so the optimiser can stop there although the deviance falls along a direction of negative
+        curvature: a saddle, not a minimum (tests/differential binary_029_1: Hessian eigenvalue
+        -0.07, lme4's default 4e-5 lower).  Among 195 randomized glmer fits only that one had an
+        eigenvalue below -1e-3, so ordinary fits cost nothing.
+        """
+        if self._hessian is None:
+            return pars
+        free = free_coordinates(pars, self._gradient, lower)
+        hessian = self._hessian[np.ix_(free, free)]
+        if not free.any() or not np.all(np.isfinite(hessian)):
+            return pars
+        eigenvalues, vectors = np.linalg.eigh(hessian)
+        if not eigenvalues[0] < -SADDLE_CURVATURE:
+            return pars
+        direction = np.zeros(len(pars))
+        direction[free] = vectors[:, 0]
+        f = self.deviance_function
+        fval = f(pars)
+        probes = [np.maximum(pars + step * direction, lower) for size in SADDLE_STEPS for step in (size, -size)]
+        values = [f(x) for x in probes]
+        start = probes[int(np.argmin(values))]
+        if not min(values) < fval:
+            return pars
+        retry = minimize(f, start, lower, optimizer=self.optimizer[1], maxeval=self.maxeval)
+        if not retry.fun < fval - MIRROR_GAIN * max(1.0, abs(fval)):
+            return pars
+        self.optinfo.append(retry)
+        return self._refine(retry.x, retry.fun, lower)
 
     def _set_state(self, state, objective):
         self._state = state
@@ -435,6 +502,30 @@ def _gradient_fails(pars, gradient, hessian, lower):
     if np.any(~free & (np.diag(hessian) < 0)):
         return True
     return bool(free.any()) and check_gradient(gradient[free], hessian[np.ix_(free, free)]) is not None
+
+
+def mirrored_theta(theta, gradient, lower):
+    """theta with each column of T whose diagonal sits on its bound (0), with the deviance rising
+    into the interior (``g_jj > GRADIENT_TOL``), negated below the diagonal; None if there is none.
+
+    With ``T_jj = 0``, negating column j (``T -> T Q``, ``Q = diag(1, .., -1, .., 1)`` orthogonal)
+    leaves ``T T'``, and so the deviance, unchanged (u is spherical), and
+    ``D(T Q + h e_j e_j') = D((T - h e_j e_j') Q) = D(T - h e_j e_j')``: at the mirror image the
+    slope into the interior is ``-g_jj``.  So a point held at the bound by ``g_jj > 0`` is not an
+    optimum when the column below the diagonal is non-zero: the deviance falls from its mirror.
+    theta fills T column by column (lme4's order), each column starting at its diagonal element,
+    the one element with lower bound 0, so the columns are read off ``lower``.
+    """
+    theta = np.asarray(theta, dtype=float)
+    starts = np.flatnonzero(np.asarray(lower) == 0)
+    ends = np.r_[starts[1:], len(theta)]
+    mirror = theta.copy()
+    for start, end in zip(starts, ends):
+        below = slice(start + 1, end)
+        if (theta[start] <= BOUNDARY_TOL and gradient[start] > GRADIENT_TOL
+                and np.any(np.abs(theta[below]) > BOUNDARY_TOL)):
+            mirror[below] = -theta[below]
+    return None if np.array_equal(mirror, theta) else mirror
 
 
 def _check_nAGQ(nAGQ, design):

@@ -6,6 +6,8 @@ here <- "tests/differential"
 specs <- fromJSON(file.path(here, "specs.json"), simplifyVector = FALSE)
 names(specs) <- vapply(specs, function(s) s$id, "")
 rows <- fromJSON("build/differential/lower_params.json", simplifyVector = FALSE)
+# glmer.nb fits are left out: their deviance is also a function of the NB dispersion, which lower_params.json lacks
+rows <- Filter(function(r) specs[[r$id]]$kind != "glmer_nb", rows)
 load_data <- function(file) {
   d <- read.csv(file.path(here, "data", file), na.strings = c("NA", ""), stringsAsFactors = FALSE)
   for (v in names(d)) if (is.character(d[[v]])) d[[v]] <- factor(d[[v]])
