@@ -28,7 +28,8 @@ def counts():
 
 
 def test_poisson_fit_with_tight_pirls_tolerance_matches_lme4(counts):
-    m = ml.glmer("y ~ x + (1 | g)", counts, family="poisson", tolPwrss=1e-12)
+    with pytest.warns(ml.ConvergenceWarning, match="NLOPT_ROUNDOFF_LIMITED.*best point found is returned"):
+        m = ml.glmer("y ~ x + (1 | g)", counts, family="poisson", tolPwrss=1e-12)   # reported, not hidden
     ref = REFERENCE["poisson"]
     np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=ESTIMATE_RTOL)
     assert m.varcorr()["sdcor"].iloc[0] == pytest.approx(ref["sd"], rel=ESTIMATE_RTOL)
