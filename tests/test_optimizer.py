@@ -317,3 +317,53 @@ def test_glmer_leaves_a_saddle_where_a_whole_term_is_zero():
     lower = np.r_[m.design.theta_lower, np.full(len(m.beta), -np.inf)]
     free = free_coordinates(m._pars, m._gradient, lower)
     assert np.linalg.eigvalsh(m._hessian[np.ix_(free, free)]).min() > -1e-3
+
+
+def _binomial_016():
+    """tests/differential's binomial_016 (613 rows, ``(x | a) + (1 | b)``) and lme4's two stages on it
+    (tests/fixtures/optimum/make_binomial_016_stage1.R)."""
+    data = pd.read_csv(DIFFERENTIAL / "data" / "binomial_016.csv.gz")
+    ref = json.loads((FIXTURES / "optimum" / "binomial_016_stage1.json").read_text())
+    return data, ref
+
+
+def _glmer_016(data, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ml.glmer("cbind(succ, trials - succ) ~ x + (x | a) + (1 | b)", data, family="binomial", **kwargs)
+
+
+def test_pirls_stops_where_lme4s_does_from_lme4s_starting_predictor():
+    """Each stage-2 evaluation runs PIRLS from stage 1's linear predictor (lme4's ``lp0``) to a relative
+    change of the penalized deviance below tolPwrss = 1e-7 (pwrssUpdate).  From lme4's own lp0, our
+    deviance at lme4's estimates is lme4's, after the same two PIRLS iterations."""
+    data, ref = _binomial_016()
+    m = _glmer_016(data)
+    m._lp0 = np.asarray(ref["lp0"], dtype=float)  # binomial_016 has no offset
+    pars = np.r_[ref["default"]["theta"], ref["default"]["beta"]]
+    assert m.deviance_function(pars) == pytest.approx(ref["deviance_at_default"], abs=1e-8)
+    assert ref["pirls_iterations"] == 2
+
+
+def test_stage1_leaves_a_singular_optimum_that_its_mirror_image_improves():
+    """binomial_016 with nAGQ=0: BOBYQA stopped at 1955.07 with the intercept's T_11 = 0, where lme4's
+    reached 1954.43 (correlation -1).  The restart from the mirror image reaches lme4's optimum."""
+    data, ref = _binomial_016()
+    best = ref["stage1"]["objective"]
+    m = _glmer_016(data, nAGQ=0)
+    assert m.objective == pytest.approx(best, rel=OBJECTIVE_RTOL)
+    # T_22 is 0 in lme4 and 2e-4 here: the deviance is flat along it at a correlation of -1
+    theta = np.asarray(m.theta)
+    np.testing.assert_allclose(theta[[0, 1, 3]], np.asarray(ref["stage1"]["theta"])[[0, 1, 3]], atol=1e-4)
+    assert theta[2] < 1e-3
+
+
+def test_stage2_deviance_depends_on_where_stage1_ended():
+    """PIRLS stops at tolPwrss, so the stage-2 deviance depends on stage 1's lp0: from the worse stage-1
+    optimum it was 1.1e-3 above lme4's at lme4's estimates (beta[0] off by 2.4e-4, relative); from the
+    stage-1 optimum lme4 reaches it agrees to 5e-8 (the two stage-1 optima differ by 2e-5 in theta)."""
+    data, ref = _binomial_016()
+    m = _glmer_016(data)
+    pars = np.r_[ref["default"]["theta"], ref["default"]["beta"]]
+    assert m.deviance_function(pars) == pytest.approx(ref["deviance_at_default"], abs=1e-7)
+    np.testing.assert_allclose(m.beta, ref["default"]["beta"], rtol=1e-4)
