@@ -278,10 +278,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         f = self.deviance_function
         fval = f(pars)
         retry = minimize(f, np.r_[mirror, pars[k:]], lower, optimizer=self.optimizer[1], maxeval=self.maxeval)
-        if not retry.fun < fval - MIRROR_GAIN * max(1.0, abs(fval)):
-            return pars
-        self.optinfo.append(retry)
-        return self._refine(retry.x, retry.fun, lower)
+        return self._refine(retry.x, retry.fun, lower) if self._keep_restart(retry, fval) else pars
 
     def _stage1_from_the_mirror(self, opt1, lower):
         """A fresh stage-1 run from the mirror image of a singular stage-1 optimum (:func:`mirrored_theta`),
@@ -303,10 +300,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if mirror is None:
             return opt1
         retry = minimize(f, mirror, lower, optimizer=self.optimizer[0], maxeval=self.maxeval)
-        if not retry.fun < opt1.fun - MIRROR_GAIN * max(1.0, abs(opt1.fun)):
-            return opt1
-        self.optinfo.append(retry)
-        return retry
+        return retry if self._keep_restart(retry, opt1.fun) else opt1
 
     def _leave_a_saddle(self, pars, lower):
         """A fresh stage-2 run from the lowest of the points ``pars +- s v`` (``s`` in ``SADDLE_STEPS``,
@@ -339,10 +333,15 @@ class GeneralizedLinearMixedModel(MixedModel):
         if not min(values) < fval:
             return pars
         retry = minimize(f, start, lower, optimizer=self.optimizer[1], maxeval=self.maxeval)
+        return self._refine(retry.x, retry.fun, lower) if self._keep_restart(retry, fval) else pars
+
+    def _keep_restart(self, retry, fval):
+        """Does a restart lower the deviance ``fval`` by more than ``MIRROR_GAIN`` (relative)?  Then it
+        is kept, and recorded in ``optinfo``."""
         if not retry.fun < fval - MIRROR_GAIN * max(1.0, abs(fval)):
-            return pars
+            return False
         self.optinfo.append(retry)
-        return self._refine(retry.x, retry.fun, lower)
+        return True
 
     def _set_state(self, state, objective):
         self._state = state
