@@ -275,17 +275,28 @@ def course_hub():
     finally:
         if proc is not None:
             stop(proc)
-        leftovers = []
+        leftovers = users_processes(names.values(), grace=SHUTDOWN_GRACE)
+        for name, pid in leftovers:  # processes the hub started as this test's users
+            run("kill", "-9", pid, check=False)
         for name in names.values():
-            pids = run("pgrep", "-u", name, check=False).stdout.split()
-            leftovers += [(name, pid) for pid in pids]
-            for pid in pids:  # processes the hub started as this test's users
-                run("kill", "-9", pid, check=False)
             run("userdel", name, check=False)
         for group in (env["MM_STUDENT_GROUP"], env["MM_INSTRUCTOR_GROUP"]):
             run("groupdel", group, check=False)
         shutil.rmtree(sandbox, ignore_errors=True)
         assert not leftovers, f"processes outlived the hub: {leftovers}"
+
+
+SHUTDOWN_GRACE = 15  # seconds: the hub stops the users' servers, which stop their kernels, as it exits
+
+
+def users_processes(users, grace):
+    """(user, pid) of every process still running as one of ``users`` after up to ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = [(name, pid) for name in users for pid in run("pgrep", "-u", name, check=False).stdout.split()]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def write_lab_settings(user):
