@@ -67,7 +67,7 @@ class PenalizedLeastSquares:
         sqrtw = sp.diags(np.sqrt(self.weights) if self.weights is not None else np.ones(self.n))
         Z1, Z_rest = (sqrtw @ Z1).tocsc(), (sqrtw @ Z_rest).tocsc()
         W = sp.hstack([Z_rest, sp.csc_matrix(sqrtw @ np.column_stack([X, self.y]))], format="csc")
-        self.first_crossprod = _level_crossproducts(first, self.weights)
+        self.first_crossprod = first.level_crossproducts(self.weights)
         WtZ1 = (W.T @ Z1).tocsc()
         if WtZ1.shape[0] * WtZ1.shape[1] <= DENSE_LIMIT:
             self.WtZ1, self._sandwich_map = WtZ1.toarray(), None
@@ -244,15 +244,6 @@ class PenalizedLeastSquares:
 def prior_weights(design):
     """The prior weights given to ``lmer(weights=)`` (kept as the data column "(weights)"), or None."""
     return design.data["(weights)"].to_numpy(dtype=float) if "(weights)" in design.data else None
-
-
-def _level_crossproducts(term, weights):
-    """``Z_j' W Z_j`` for every level j of a term, shape (levels, p, p)."""
-    if weights is None:
-        return term.level_crossproducts()
-    out = np.zeros((term.n_levels, term.p, term.p))
-    np.add.at(out, term.codes, weights[:, None, None] * term.rows[:, :, None] * term.rows[:, None, :])
-    return out
 
 
 class SandwichMap:

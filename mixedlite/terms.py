@@ -80,10 +80,13 @@ class RandomEffectsTerm:
         return sp.csc_matrix((self.rows.ravel(), (np.repeat(np.arange(n), self.p), columns.ravel())),
                              shape=(n, self.q))
 
-    def level_crossproducts(self):
-        """``Z_j' Z_j`` for every level j, as an array of shape (levels, p, p)."""
+    def level_crossproducts(self, weights=None):
+        """``Z_j' W Z_j`` for every level j (W = diag(weights), the identity without), shape (levels, p, p)."""
+        products = self.rows[:, :, None] * self.rows[:, None, :]
+        if weights is not None:
+            products *= weights[:, None, None]
         out = np.zeros((self.n_levels, self.p, self.p))
-        np.add.at(out, self.codes, self.rows[:, :, None] * self.rows[:, None, :])
+        np.add.at(out, self.codes, products)
         return out
 
 
