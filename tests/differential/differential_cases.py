@@ -169,12 +169,14 @@ def _aligned_theta(model, ref):
 
 
 def _undefined_correlations(*tables):
-    """Correlation rows whose SDs are below SINGULAR_TOL of the group's largest SD in either fit:
-    a correlation with an effect of (almost) zero variance is not identified (lme4 prints NaN or any value)."""
+    """Correlation rows whose SDs are below SINGULAR_TOL of the group's largest SD (at least THETA_FLOOR,
+    as in ``_scaled``) in either fit: a correlation with an effect of (almost) zero variance is not
+    identified (lme4 prints NaN or any value; binary_000_1 has every SD below 1e-7 and correlations of
+    -0.95 and -0.30 at the same deviance)."""
     undefined = set()
     for rows in tables:
         sd = {(k[0], k[1]): v[1] for k, v in rows.items() if k[2] == ""}
-        top = np.nanmax(list(sd.values()), initial=0.0)
+        top = max(np.nanmax(list(sd.values()), initial=0.0), THETA_FLOOR)
         undefined |= {k for k in rows if k[2] != "" and
                       not min(sd.get((k[0], k[1]), 0.0), sd.get((k[0], k[2]), 0.0)) >= SINGULAR_TOL * top}
     return undefined
