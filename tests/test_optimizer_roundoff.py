@@ -8,6 +8,7 @@ bobyqa with rhoend 2e-9).
 """
 import json
 import pathlib
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,16 @@ def counts():
 
 
 def test_poisson_fit_with_tight_pirls_tolerance_matches_lme4(counts):
-    with pytest.warns(ml.ConvergenceWarning, match="NLOPT_ROUNDOFF_LIMITED.*best point found is returned"):
-        m = ml.glmer("y ~ x + (1 | g)", counts, family="poisson", tolPwrss=1e-12)   # reported, not hidden
+    """Whether NLopt stops by roundoff here depends on the last bits of the CPU's arithmetic (it did
+    with OpenBLAS's Haswell kernels, not with its SkylakeX ones): where it does, the fit says so and
+    still matches lme4.  The warning itself is tested deterministically in tests/test_optimizer.py
+    (an NLopt that breaks down after three evaluations)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = ml.glmer("y ~ x + (1 | g)", counts, family="poisson", tolPwrss=1e-12)
+    roundoff = [str(w.message) for w in caught if "NLOPT_ROUNDOFF_LIMITED" in str(w.message)]
+    assert all("best point found is returned" in message for message in roundoff)
+    assert all(message in m.convergence for message in roundoff)   # reported, not hidden
     ref = REFERENCE["poisson"]
     np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=ESTIMATE_RTOL)
     assert m.varcorr()["sdcor"].iloc[0] == pytest.approx(ref["sd"], rel=ESTIMATE_RTOL)
