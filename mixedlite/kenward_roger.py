@@ -48,6 +48,8 @@ def covariance_structure(model):
 class KenwardRoger:
     """The adjusted covariance Phi_A of beta-hat, with the pieces P and W needed for df."""
 
+    f_is_scaled = True  # f_test's F is scaled; lmerTest's Mean Sq uses the unscaled wald_f
+
     def __init__(self, model):
         if not model.REML:
             raise ValueError("Kenward-Roger's method is only available for REML fits (pbkrtest needs the REML "
