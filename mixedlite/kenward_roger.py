@@ -24,7 +24,7 @@ from scipy import stats
 def covariance_structure(model):
     """pbkrtest's ``get_SigmaG``: the matrices G_r (dense, n x n) and the parameters gamma."""
     G, gamma = [], []
-    Z = model.pls.Z
+    Z = model._Z
     start = 0
     thetas = model.design.split_theta(model._theta)
     for term, theta in zip(model.design.terms, thetas):

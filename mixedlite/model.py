@@ -66,32 +66,36 @@ lower triangular (theta fills it column by column, lme4's order) and each level'
 covariance ``sigma^2 T T'``.  :mod:`mixedlite.reference` writes every equation with these names,
 densely; the table below says where each symbol lives in the fast path.
 
-================================  ====================================  ===================================
-chapters (lme4 paper)             meaning                               code
-================================  ====================================  ===================================
-y, y_ij                           response (minus the offset)           ``pls.y`` (lmer), ``resp.y`` (glmer)
-X, beta                           fixed-effects matrix and effects      ``design.X``, ``beta``, ``fixef()``
-Z                                 one column per effect and level       ``_Z``, ``pls.Z``, ``term.Z()``
-u_j, (u_0j, u_1j)  (lme4: b)      cluster j's random effects            ``b``, ``ranef()``
-(lme4: u)                         spherical effects, ``b = Lambda u``   ``u``
-tau^2; tau_0, tau_1, rho          random-effects (co)variances          ``varcorr()``, ``_term_covariances()``
-sigma^2 (sigma_e^2)               residual variance                     ``sigma`` (its square)
-theta (= tau / sigma, scalar)     relative covariance parameters        ``theta``, ``_theta``
-T(theta), Lambda(theta)           one term's factor; all of them        ``term.factor(theta)``, ``_lambda()``
-L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                ``pls.factorize()``, ``pirls.factor()``
-R_X                               Cholesky factor of the beta part      ``RX``
-r^2                               penalized residual sum of squares     ``pls.pieces()[2]``
-log|L|^2, log|R_X|^2              log-determinants in the criteria      ``pls.pieces()[:2]``
-REML criterion, deviance          what the optimiser minimises          ``criterion(theta)``, ``objective``
-Var(u_j | y)                      conditional covariance of b           ``_cond_var``, ``ranef(condVar=True)``
-eta, eta_ij                       linear predictor ``offset + X beta    ``_eta``, ``predict()``
+================================  =====================================  =====================================
+chapters (lme4 paper)             meaning                                code (lmer: L, glmer: G)
+================================  =====================================  =====================================
+y, y_ij                           response (minus the offset)            ``pls.y`` (L), ``resp.y`` (G)
+X, beta                           fixed-effects matrix and effects       ``design.X``, ``beta``, ``fixef()``
+Z                                 one column per effect and level        ``_Z``, ``term.Z()``
+u_j, (u_0j, u_1j)  (lme4: b)      cluster j's random effects             ``b``, ``ranef()``
+(lme4: u)                         spherical effects, ``b = Lambda u``    ``u``
+tau^2 (ch. 1: sigma_u^2);         random-effects (co)variances           ``varcorr()``, ``_term_covariances()``
+tau_0, tau_1, rho (ch. 9)
+sigma^2                           residual variance                      ``sigma`` (its square root)
+theta (= tau / sigma, scalar)     relative covariance parameters         ``theta``, ``_theta``
+T(theta), Lambda(theta)           one term's factor; all of them         ``term.factor(theta)``, ``_lambda()``
+L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                 ``pls.factorize()`` (L),
+                                                                         ``pirls.factor()`` (G)
+R_X                               Cholesky factor of the beta part       ``RX`` (L)
+r^2                               penalized residual sum of squares      ``pls.pieces()[2]`` (L)
+log|L|^2, log|R_X|^2              log-determinants in the criteria       ``pls.pieces()[:2]`` (L)
+REML criterion, deviance (ch. 4)  what the optimiser minimises           ``criterion(theta)`` (L),
+                                                                         ``deviance_function(pars)`` (G);
+                                                                         at the optimum ``objective``
+Var(u_j | y) (ch. 6)              conditional covariance of b            ``_cond_var``, ``ranef(condVar=True)``
+eta, eta_ij (ch. 8)               linear predictor ``offset + X beta     ``_eta`` (G), ``predict()``
                                   + Z b``
-mu, p_ij, lambda_ij               conditional mean ``g^-1(eta)``        ``_mu``, ``fitted()``
-W                                 PIRLS working weights                 ``sqrtw`` (its square root)
-w_i                               prior weights (``weights=``)          ``pls.weights``, ``resp.wt``
-lp0 (lme4)                        linear predictor PIRLS starts from    ``_lp0``
-theta (ch. 14)                    negative-binomial shape               ``nb_theta``
-================================  ====================================  ===================================
+mu, p_ij, lambda_ij (ch. 8)       conditional mean ``g^-1(eta)``         ``_mu`` (G), ``fitted()``
+W                                 PIRLS working weights                  ``sqrtw`` (its square root, G)
+w_i                               prior weights (``weights=``)           ``pls.weights`` (L), ``resp.wt`` (G)
+lp0 (lme4)                        linear predictor PIRLS starts from     ``_lp0`` (G)
+theta (ch. 14)                    negative-binomial shape                ``nb_theta`` (G)
+================================  =====================================  =====================================
 """
 import re
 
