@@ -128,7 +128,7 @@ _INFERENCE_METHODS = {}  # method name -> the inference function that implements
 
 
 def inference_method(function):
-    """Decorator: ``function(model, ...)`` becomes the method of every fitted model of the same name.
+    """Decorator: ``function(model, ...)`` is what the fitted models' method of the same name calls.
 
     Used by the inference modules (``@inference_method def confint(model, ...)``), so that the core
     can offer ``m.confint()`` without importing them (see the module docstring).
@@ -137,11 +137,9 @@ def inference_method(function):
     return function
 
 
-REQUIREMENTS = {  # capability -> what a model without it lacks, said in an error
+REQUIREMENTS = {  # capability -> what a method that requires it is for, said in the error without it
     "is_linear": ("is for linear mixed models (lmer fits): it needs the closed-form criterion of a Gaussian "
                   "response with the identity link, which a GLMM's approximated likelihood does not have"),
-    "has_residual_variance": ("needs a residual variance sigma^2, which binomial and Poisson GLMMs do not "
-                              "estimate"),
 }
 
 
@@ -189,9 +187,6 @@ class MixedModel:
     @staticmethod
     def _inference(name):
         """The inference function behind the method ``name`` (registered by :func:`inference_method`)."""
-        if name not in _INFERENCE_METHODS:
-            raise RuntimeError(f"{name} is provided by mixedlite's inference modules, which are not loaded: "
-                               "import mixedlite (the package) rather than one of its modules alone")
         return _INFERENCE_METHODS[name]
 
     def _at_theta(self, name, build):
