@@ -4,17 +4,36 @@
     d = ml.load_dataset("sleepstudy")
     m = ml.lmer("Reaction ~ Days + (Days | Subject)", d)
     print(m.summary())
+
+The modules come in three layers; imports point down the list, never up
+(``tests/test_architecture.py`` checks it):
+
+1. the fitting core -- ``reference`` (the slow, obvious version: read it first), ``formula``,
+   ``transforms``, ``design``, ``terms``, ``lmm`` (penalized least squares, lmer), ``pirls``,
+   ``families``, ``glmm``, ``negbin`` (glmer), ``optimize``, ``diagnostics``, ``display`` (lme4's
+   printed output) and ``model``: what every fitted model provides, the capabilities inference
+   asks for, and the table from the chapters' symbols (u_j, tau, theta = tau / sigma, ...) to the
+   code's names;
+2. inference -- ``anova``, ``anova_contrasts``, ``anova_tables``, ``satterthwaite``,
+   ``kenward_roger``, ``contest``, ``ls_means``, ``ranova``, ``profile``, ``bootstrap``,
+   ``prediction``, gathered by ``inference``;
+3. the course's helpers -- ``plots``, ``widgets``, ``report``, ``selfcheck`` and its question bank,
+   loaded when first used.
 """
+# the fitting core: it imports nothing below
 from .datasets import list_datasets, load_dataset
 from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
 from .formula import expand_formula, parse_formula
 from .glmm import GeneralizedLinearMixedModel, glmer, overdispersion
+from .lmm import LinearMixedModel, lmer
+from .negbin import glmer_nb
+# inference: uses the core, and gives every fit m.confint(), m.predict_interval() and m.summary(ddf=...)
+# (mixedlite.model.inference_method), so it is always imported with the package
 from .contest import contest
 from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, drop1, pbmodcomp, variance_test
-from .lmm import LinearMixedModel, lmer
 from .ls_means import ls_means
+from .prediction import predict_interval
 from .ranova import ranova
-from .negbin import glmer_nb
 
 __all__ = [
     # fitting
@@ -23,7 +42,7 @@ __all__ = [
     "load_dataset", "list_datasets", "expand_formula", "parse_formula",
     # inference
     "anova", "anova_ddf", "variance_test", "coefficient_tests", "confint", "bootmer", "pbmodcomp",
-    "drop1", "ranova", "ls_means", "contest",
+    "drop1", "ranova", "ls_means", "contest", "predict_interval",
     # diagnostics
     "icc", "design_effect", "effective_sample_size", "overdispersion", "ConvergenceWarning", "SingularFitWarning",
 ]

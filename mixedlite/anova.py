@@ -22,17 +22,16 @@ import pandas as pd
 from scipy import stats
 
 from .display import format_p, r_format, significance_stars, table_text
+from .model import require
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 COLUMNS = ["npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]
 
 
-def _name(model):
-    return getattr(model, "formula", None) or type(model).__name__
-
-
-def _check_same_data(models):
-    """All models must describe the same observations of the same response."""
+def check_same_data(models):
+    """All models must be fitted mixed models of the same observations of the same response."""
+    for model in models:
+        require(model, "a likelihood-ratio test")
     sizes = [m.nobs for m in models]
     if len(set(sizes)) > 1:
         raise ValueError("models were not all fitted to the same size of dataset (nobs: "
@@ -40,26 +39,18 @@ def _check_same_data(models):
                          "drop different rows; fit every model to the same complete-case data")
     responses = [_response(m) for m in models]
     for m, y in zip(models[1:], responses[1:]):
-        if y is not None and responses[0] is not None and not np.array_equal(y, responses[0]):
-            raise ValueError(f"models were not all fitted to the same response: '{_name(models[0])}' and "
-                             f"'{_name(m)}' have different observations; a likelihood-ratio test compares "
+        if not np.array_equal(y, responses[0]):
+            raise ValueError(f"models were not all fitted to the same response: '{models[0].formula}' and "
+                             f"'{m.formula}' have different observations; a likelihood-ratio test compares "
                              "models of the same data")
 
 
 def _response(model):
-    pls = getattr(model, "pls", None)
-    if pls is not None:
-        return np.asarray(pls.y)
-    resp = getattr(model, "resp", None)
-    if resp is not None:  # a GLMM: y and its prior weights (the trials of cbind and proportion responses)
-        return np.column_stack([resp.y, resp.wt])
-    y = getattr(model, "y", None)
-    return None if y is None else np.asarray(y)
-
-
-def _fixed_part(model):
-    design = getattr(model, "design", None)
-    return None if design is None else design.X
+    """The observations a model was fitted to; for a GLMM, y and its prior weights (the trials of
+    cbind and proportion responses)."""
+    if model.is_linear:
+        return np.asarray(model.pls.y)
+    return np.column_stack([model.resp.y, model.resp.wt])
 
 
 def anova(*models, refit=True, names=None, boundary=False, quiet=False):
@@ -80,15 +71,15 @@ def anova(*models, refit=True, names=None, boundary=False, quiet=False):
         models = tuple(models[0])
     if len(models) < 2:
         raise ValueError("anova needs at least two fitted models to compare, e.g. anova(m0, m1)")
+    check_same_data(models)
     if names is None:
-        names = [_name(m) for m in models]
+        names = [m.formula for m in models]
         if len(set(names)) < len(names):
             names = [f"{n} [{i + 1}]" for i, n in enumerate(names)]
     elif len(names) != len(models) or len(set(names)) < len(names):
         raise ValueError(f"names must give {len(models)} distinct names, one per model")
-    _check_same_data(models)
     models = list(models)
-    reml = [bool(getattr(m, "REML", False)) for m in models]
+    reml = [m.REML for m in models]
     if any(reml):
         if refit:
             if not quiet:
@@ -97,10 +88,10 @@ def anova(*models, refit=True, names=None, boundary=False, quiet=False):
         else:
             if not all(reml):
                 raise ValueError("cannot compare REML and ML fits; use refit=True (refit all by ML)")
-            X0 = _fixed_part(models[0])
+            X0 = models[0].design.X
             for m in models[1:]:
-                X = _fixed_part(m)
-                if X is None or X0 is None or X.shape != X0.shape or not np.allclose(X.to_numpy(), X0.to_numpy()):
+                X = m.design.X
+                if X.shape != X0.shape or not np.allclose(X.to_numpy(), X0.to_numpy()):
                     raise ValueError("REML likelihoods of models with different fixed effects are not comparable: "
                                      "use refit=True (the default) to compare ML fits")
     npar = np.array([m.df for m in models])
@@ -119,8 +110,8 @@ def anova(*models, refit=True, names=None, boundary=False, quiet=False):
                           "logLik": loglik, "deviance": -2 * loglik, "Chisq": chisq, "Df": df,
                           "Pr(>Chisq)": p}, index=pd.Index(names))
     table["npar"] = table["npar"].astype(int)
-    if any(n != _name(m) for n, m in zip(names, models)):
-        table.attrs["heading"] = "Models:\n" + "\n".join(f"{n}: {_name(m)}" for n, m in zip(names, models))
+    if any(n != m.formula for n, m in zip(names, models)):
+        table.attrs["heading"] = "Models:\n" + "\n".join(f"{n}: {m.formula}" for n, m in zip(names, models))
     if boundary:
         table.attrs["note"] = "p-values from the 50:50 mixture of chi-square(Df - 1) and chi-square(Df)"
     return table

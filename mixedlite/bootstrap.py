@@ -24,6 +24,9 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
+from .anova import check_same_data
+from .model import require
+
 
 def _as_series(value):
     if isinstance(value, pd.Series):
@@ -91,8 +94,7 @@ def bootmer(model, func, nsim=500, seed=None, progress=True):
     ``.confint(level)``.  The same ``seed`` gives the same replicates.  Warnings of the refits
     (singular fits are common) are counted in ``.warnings_count``, not printed.
     """
-    if not hasattr(model, "refit") or not hasattr(model, "_simulate_array"):
-        raise TypeError("bootmer needs a fitted model from ml.lmer (or ml.glmer)")
+    require(model, "bootmer")
     nsim = int(nsim)
     if nsim < 1:
         raise ValueError("nsim must be a positive number of bootstrap replicates")
@@ -125,13 +127,12 @@ def pbmodcomp(m_large, m_small, nsim=1000, seed=None, progress=True):
     reference) and columns stat, df, p.value; the bootstrap statistics are in
     ``.attrs["samples"]``.
     """
-    from .anova import _check_same_data
-    _check_same_data([m_large, m_small])
+    check_same_data([m_large, m_small])
     if m_large.df <= m_small.df:
         raise ValueError(f"m_large must have more parameters than m_small ({m_large.df} vs {m_small.df}); "
                          "call pbmodcomp(m_large, m_small)")
-    large = m_large.refit_ml() if getattr(m_large, "REML", False) else m_large
-    small = m_small.refit_ml() if getattr(m_small, "REML", False) else m_small
+    large = m_large.refit_ml() if m_large.REML else m_large
+    small = m_small.refit_ml() if m_small.REML else m_small
     observed = max(_lrt(large, small), 0.0)
     df = large.df - small.df
     rng = np.random.default_rng(seed)

@@ -17,6 +17,9 @@ import pandas as pd
 from scipy import stats
 
 from .anova import AnovaTable
+from .kenward_roger import kenward_roger
+from .model import require
+from .satterthwaite import satterthwaite
 
 F_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
 T_COLUMNS = ["Estimate", "Std. Error", "df", "t value", "lower", "upper", "Pr(>|t|)"]
@@ -25,14 +28,11 @@ DDF_METHODS = ("Satterthwaite", "Kenward-Roger")
 
 def ddf_method(model, ddf):
     """The Satterthwaite or Kenward-Roger machinery of a model (lmerTest's ``ddf=`` argument)."""
-    if not hasattr(model, "pls"):
-        raise ValueError("denominator degrees of freedom are for linear mixed models (lmer fits); "
-                         "GLMM coefficients are tested with z-tests in summary()")
+    require(model, f"ddf={ddf!r} (denominator degrees of freedom)", "is_linear",
+            fix="GLMM coefficients are tested with z-tests in summary()")
     if ddf == "Satterthwaite":
-        from .satterthwaite import satterthwaite
         return satterthwaite(model)
     if ddf in ("Kenward-Roger", "KR"):
-        from .kenward_roger import kenward_roger
         return kenward_roger(model)
     raise ValueError(f"ddf must be one of {', '.join(map(repr, DDF_METHODS))}, not {ddf!r}")
 
@@ -43,7 +43,7 @@ def f_row(model, method, L, rhs=0.0):
     if L.shape[0] == 0:
         return [np.nan] * len(F_COLUMNS)
     q, df, F, p = method.f_test(L, rhs)
-    mean_sq = (method.wald_f(L, rhs) if hasattr(method, "wald_f") else F) * model.sigma**2
+    mean_sq = (method.wald_f(L, rhs) if method.f_is_scaled else F) * model.sigma**2
     return [q * mean_sq, mean_sq, q, df, F, p]
 
 

@@ -122,6 +122,12 @@ def column_or_array(value, data, label):
 
 
 OFFSET_COLUMN = "(offset)"
+WEIGHTS_COLUMN = "(weights)"  # where lmer's and glmer's ``weights=`` are kept, as lme4's model frame keeps them
+
+
+def prior_weights(design):
+    """The prior weights given to ``lmer(weights=)`` or ``glmer(weights=)``, or None without them."""
+    return design.data[WEIGHTS_COLUMN].to_numpy(dtype=float) if WEIGHTS_COLUMN in design.data else None
 
 
 def _with_offset_column(data, offset):

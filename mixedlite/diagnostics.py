@@ -226,10 +226,9 @@ def icc(model):
 
 
 def _residual_variance(model):
-    family = getattr(model, "family", "gaussian")
-    if family == "gaussian":
+    if model.is_linear:
         return model.sigma**2
-    if family == "binomial" and getattr(model, "link", "logit") == "logit":
+    if model.family == "binomial" and model.link == "logit":
         return np.pi**2 / 3
-    raise ValueError(f"the ICC is defined here for linear models and logistic GLMMs, not for family {family!r}; "
+    raise ValueError(f"the ICC is defined here for linear models and logistic GLMMs, not for family {model.family!r}; "
                      "for counts, report the random-effect variance on the log scale instead")

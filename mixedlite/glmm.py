@@ -38,7 +38,7 @@ import pandas as pd
 import scipy.linalg as la
 from scipy import stats
 
-from .design import Design, column_or_array
+from .design import WEIGHTS_COLUMN, Design, column_or_array, prior_weights
 from .diagnostics import (GRADIENT_TOL, MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, central_gradient,
                           check_gradient, check_hessian, check_predictor_scales, deriv12, optimizer_message,
                           report)
@@ -138,7 +138,8 @@ def poisson_response(raw, weights, name):
 class GeneralizedLinearMixedModel(MixedModel):
     """A fitted generalized linear mixed model: lme4's ``glmerMod``.  Create it with :func:`glmer`."""
 
-    _has_residual = False
+    is_linear = False               # capabilities (mixedlite.model): the likelihood is approximated,
+    has_residual_variance = False   # and there is no residual variance
     REML = False
     sigma = 1.0
 
@@ -618,14 +619,14 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, l
     data = data.copy()
     extra = []
     if weights is not None:
-        data["(weights)"] = column_or_array(weights, data, "weights")
-        extra.append("(weights)")
+        data[WEIGHTS_COLUMN] = column_or_array(weights, data, "weights")
+        extra.append(WEIGHTS_COLUMN)
     if isinstance(offset, str) and offset not in data.columns:
         raise KeyError(f"offset column {offset!r} is not in the data; pass a column name or one value per row")
     design = Design(formula, data, extra_columns=extra, contrasts=contrasts, offset=offset)
     raw = design.response()
     name = design.formula.response
-    w = design.data["(weights)"].to_numpy(dtype=float) if weights is not None else None
+    w = prior_weights(design)
     if w is not None and (np.any(w < 0) or not np.all(np.isfinite(w))):
         raise ValueError("weights must be non-negative numbers (the numbers of trials for a proportion response)")
     response = (binomial_response if fam.name == "binomial" else poisson_response)(raw, w, name)

@@ -14,22 +14,27 @@ The source text's three ways to a p-value, each in its own module:
   ``PBmodcomp``).
 
 Confidence intervals (lme4's ``confint``): Wald, profile (:mod:`mixedlite.profile`) and
-percentile bootstrap.  This module gathers them behind the names the models call.
+percentile bootstrap.  This module gathers them behind the names the models call:
+``m.confint()`` and ``m.summary(ddf=...)`` are :func:`confint` and :func:`coefficient_tests`,
+handed to the models with :func:`mixedlite.model.inference_method` (the models never import
+this module; it imports them).
 """
-from .anova import anova, mixture_pvalue, variance_test
-
-__all__ = ["BootstrapResult", "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "mixture_pvalue",
-           "pbmodcomp", "variance_test", "drop1"]
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .anova import anova, mixture_pvalue, variance_test
 from .anova_tables import anova_ddf, drop1
-from .bootstrap import BootstrapResult, bootmer, pbmodcomp
+from .bootstrap import BootstrapResult, bootmer, pbmodcomp, percent_labels
 from .contest import ddf_method as _ddf_method
+from .model import inference_method
+from .profile import profile_confint, sdcor_names, theta_to_sdcor
+
+__all__ = ["BootstrapResult", "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "mixture_pvalue",
+           "pbmodcomp", "variance_test", "drop1"]
 
 
+@inference_method
 def coefficient_tests(model, ddf="Satterthwaite"):
     """lmerTest's coefficient table: Estimate, Std. Error, df, t value, Pr(>|t|) per fixed effect.
 
@@ -44,7 +49,6 @@ def coefficient_tests(model, ddf="Satterthwaite"):
 
 
 def _parameter_names(model):
-    from .profile import sdcor_names
     return sdcor_names(model) + list(model.design.fixed_names)
 
 
@@ -69,6 +73,7 @@ def _select(names, parm):
     return list(dict.fromkeys(chosen))
 
 
+@inference_method
 def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, progress=True):
     """Confidence intervals as lme4's ``confint(m, oldNames = FALSE)``.
 
@@ -81,7 +86,6 @@ def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, pr
     * ``"profile"``: likelihood-profile intervals (:mod:`mixedlite.profile`).
     * ``"boot"``: percentile intervals from ``nsim`` parametric-bootstrap refits (``seed``).
     """
-    from .bootstrap import percent_labels
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
     names = _parameter_names(model)
@@ -95,11 +99,9 @@ def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, pr
         rows = [beta[n] + z * se[n] if n in beta.index else [np.nan, np.nan] for n in chosen]
         return pd.DataFrame(rows, index=chosen, columns=columns)
     if method == "profile":
-        from .profile import profile_confint
         _, ci = profile_confint(model, chosen, level)
         return pd.DataFrame(ci, index=chosen, columns=columns)
     if method == "boot":
-        from .bootstrap import bootmer
         result = bootmer(model, _all_parameters, nsim=nsim, seed=seed, progress=progress)
         return result.confint(level).loc[chosen].set_axis(columns, axis=1)
     raise ValueError(f"method must be 'Wald', 'profile' or 'boot', not {method!r}")
@@ -107,7 +109,6 @@ def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, pr
 
 def _all_parameters(model):
     """sd/cor parameters, sigma and fixed effects of a fit, with lme4's oldNames=FALSE names."""
-    from .profile import theta_to_sdcor
     sdcor = theta_to_sdcor(model.design, model._theta, model.sigma)
-    values = np.r_[sdcor if model._has_residual else sdcor[:-1], model.beta]  # GLMMs have no sigma
+    values = np.r_[sdcor if model.has_residual_variance else sdcor[:-1], model.beta]  # GLMMs have no sigma
     return pd.Series(values, index=_parameter_names(model))

@@ -24,7 +24,7 @@ from scipy import stats
 def covariance_structure(model):
     """pbkrtest's ``get_SigmaG``: the matrices G_r (dense, n x n) and the parameters gamma."""
     G, gamma = [], []
-    Z = model.pls.Z
+    Z = model._Z
     start = 0
     thetas = model.design.split_theta(model._theta)
     for term, theta in zip(model.design.terms, thetas):
@@ -47,6 +47,8 @@ def covariance_structure(model):
 
 class KenwardRoger:
     """The adjusted covariance Phi_A of beta-hat, with the pieces P and W needed for df."""
+
+    f_is_scaled = True  # f_test's F is scaled; lmerTest's Mean Sq uses the unscaled wald_f
 
     def __init__(self, model):
         if not model.REML:

@@ -32,7 +32,7 @@ import pandas as pd
 import scipy.linalg as la
 import scipy.sparse as sp
 
-from .design import Design, column_or_array
+from .design import WEIGHTS_COLUMN, Design, column_or_array, prior_weights
 from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SCALED_GRADIENT_MESSAGE, SINGULAR_MESSAGE,
                           central_gradient, check_gradient, check_predictor_scales, convergence_messages, deriv12,
                           optimizer_message, report)
@@ -241,11 +241,6 @@ class PenalizedLeastSquares:
         return out
 
 
-def prior_weights(design):
-    """The prior weights given to ``lmer(weights=)`` (kept as the data column "(weights)"), or None."""
-    return design.data["(weights)"].to_numpy(dtype=float) if "(weights)" in design.data else None
-
-
 class SandwichMap:
     """``B G B'`` for a sparse B and block-diagonal G, as one sparse matrix-vector product.
 
@@ -292,6 +287,8 @@ class LinearMixedModel(MixedModel):
     """A fitted linear mixed model: lme4's ``lmerMod``.  Create it with :func:`lmer`."""
 
     family = "gaussian"
+    is_linear = True               # capabilities (mixedlite.model): a closed-form criterion, model.pls,
+    has_residual_variance = True   # and a residual variance sigma^2
 
     def __init__(self, design, REML=True, optimizer="bobyqa", maxeval=100_000, start=None,
                  check_convergence=True, pls=None, initial_step=None):
@@ -450,8 +447,7 @@ class LinearMixedModel(MixedModel):
                                  index=self.design.fixed_names)
             table["t value"] = table["Estimate"] / table["Std. Error"]
         else:
-            from .inference import coefficient_tests
-            table = coefficient_tests(self, ddf)
+            table = self._inference("coefficient_tests")(self, ddf)
         method = "REML" if self.REML else "maximum likelihood "
         title = (f"Linear mixed model fit by {method}" + (f". t-tests use {ddf}'s method" if ddf else "")
                  + (" ['lmerModLmerTest']" if ddf else " ['lmerMod']"))
@@ -513,10 +509,10 @@ def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=No
     if weights is not None:
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        data = data.assign(**{"(weights)": column_or_array(weights, data, "weights")})
-        extra = ["(weights)"]
+        data = data.assign(**{WEIGHTS_COLUMN: column_or_array(weights, data, "weights")})
+        extra = [WEIGHTS_COLUMN]
     design = Design(formula, data, extra_columns=extra, contrasts=contrasts, offset=offset)
     if weights is not None:
-        _check_weights(design.data["(weights)"])
+        _check_weights(design.data[WEIGHTS_COLUMN])
     _check_identifiable(design)
     return LinearMixedModel(design, REML=REML, optimizer=optimizer, maxeval=maxeval, start=start)

@@ -1,15 +1,108 @@
-"""The fitted-model API shared by linear and generalized linear mixed models.
+"""The fitted-model contract: what every mixed model provides, and what it can be asked.
 
-A subclass fits the model and sets: ``design``, ``theta``, ``beta``, ``b`` (random effects,
-term by term, level by level), ``sigma`` (1 for GLMMs), ``_vcov`` (of beta) and
-``_cond_var`` (conditional covariance of b per term, shape (levels, p, p)).
-Everything here is derived from those, with lme4's names and layouts.
+:class:`MixedModel` holds everything a fitted model derives from its estimates, with lme4's names
+and layouts.  Its two subclasses fit: :class:`mixedlite.lmm.LinearMixedModel` (lmer) and
+:class:`mixedlite.glmm.GeneralizedLinearMixedModel` (glmer, and glmer.nb).
+
+What every fitted model provides
+================================
+
+Set by the subclass when it fits (the estimates)::
+
+    design     the Design: y, X, the random-effects terms, the offset (mixedlite.design)
+    _theta     theta as an array (``theta`` is the named Series)
+    beta       the fixed effects;   _vcov   their covariance matrix
+    b          the random effects, term by term, level by level;   u   their spherical version
+    _cond_var  per term, the conditional covariance of each level's b, shape (levels, p, p)
+    sigma      the residual standard deviation (1 for GLMMs)
+    objective  the criterion at the optimum: REML criterion, ML deviance or GLMM deviance
+    REML       True for a REML fit (always False for GLMMs)
+    family     "gaussian", "binomial", "poisson", ...
+    _Z         Z, sparse (n x q)
+    convergence, optinfo   the checks' messages and the optimiser's report
+
+Methods the subclass defines: ``loglik()``, ``residuals(type)``, ``simulate(nsim, seed)``,
+``_simulate_array(nsim, rng)`` (the draws ``refit`` takes), ``refit(newresponse)``,
+``refit_ml()``, ``summary()``.  Everything else (``fixef``, ``vcov``, ``varcorr``, ``ranef``,
+``coef``, ``predict``, ``fitted``, ``aic``, ``bic``, ``df``, ...) is defined here once.
+
+Capabilities
+============
+
+Some methods apply to one kind of model only.  Each model class declares what it can do in two
+class attributes, and inference code asks those (with :func:`require`, which names the method
+and the reason in its error), never ``hasattr``:
+
+``is_linear``
+    a Gaussian response with the identity link, fitted by penalized least squares: the
+    criterion has a closed form in theta and sigma (``model.pls``, a
+    :class:`mixedlite.lmm.PenalizedLeastSquares`).  Satterthwaite's and Kenward-Roger's
+    degrees of freedom, lmerTest's tables and ``ranova`` need it; profiles use it.
+``has_residual_variance``
+    sigma is estimated (lme4's "Residual" row of ``VarCorr``, one more parameter in ``df``,
+    noise in prediction intervals).  GLMMs (binomial, Poisson) have none.
+
+Where confint(), predict_interval() and summary(ddf=) live
+===========================================================
+
+Import arrows point one way (``tests/test_architecture.py`` checks it): the fitting core
+(formula, design, terms, lmm, pirls, glmm, families, optimize, diagnostics, this module) never
+imports inference (anova, Satterthwaite, Kenward-Roger, profile, bootstrap, prediction, ...)
+or the course's helpers (plots, widgets, report, selfcheck).  Yet ``m.confint()``,
+``m.predict_interval()`` and ``m.summary(ddf=...)`` are methods of every fit.  Their
+mathematics lives in the inference modules, which hand the function to the core with the
+decorator :func:`inference_method`; the method here calls it by name.  ``import mixedlite``
+imports the inference modules (``mixedlite/__init__.py``), so they are in place before any model
+is fitted.
+
+Notation: the chapters and the code
+===================================
+
+The chapters write a random intercept as ``u_j ~ N(0, tau^2)``; lme4 and this code call that
+``b`` and keep ``u`` for the *spherical* effects, ``b = Lambda(theta) u`` with ``u ~ N(0, sigma^2 I)``
+(GLMMs: ``u ~ N(0, I)``).  For a scalar term ``(1 | g)``, ``Lambda = theta I`` and so
+``tau = theta sigma``: **theta = tau / sigma**.  For a term with p effects per level, T(theta) is
+lower triangular (theta fills it column by column, lme4's order) and each level's b has
+covariance ``sigma^2 T T'``.  :mod:`mixedlite.reference` writes every equation with these names,
+densely; the table below says where each symbol lives in the fast path.
+
+================================  =====================================  =====================================
+chapters (lme4 paper)             meaning                                code (lmer: L, glmer: G)
+================================  =====================================  =====================================
+y, y_ij                           response (minus the offset)            ``pls.y`` (L), ``resp.y`` (G)
+X, beta                           fixed-effects matrix and effects       ``design.X``, ``beta``, ``fixef()``
+Z                                 one column per effect and level        ``_Z``, ``term.Z()``
+u_j, (u_0j, u_1j)  (lme4: b)      cluster j's random effects             ``b``, ``ranef()``
+(lme4: u)                         spherical effects, ``b = Lambda u``    ``u``
+tau^2 (ch. 1: sigma_u^2);         random-effects (co)variances           ``varcorr()``, ``_term_covariances()``
+tau_0, tau_1, rho (ch. 9)
+sigma^2                           residual variance                      ``sigma`` (its square root)
+theta (= tau / sigma, scalar)     relative covariance parameters         ``theta``, ``_theta``
+T(theta), Lambda(theta)           one term's factor; all of them         ``term.factor(theta)``, ``_lambda()``
+L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                 ``pls.factorize()`` (L),
+                                                                         ``pirls.factor()`` (G)
+R_X                               Cholesky factor of the beta part       ``RX`` (L)
+r^2                               penalized residual sum of squares      ``pls.pieces()[2]`` (L)
+log|L|^2, log|R_X|^2              log-determinants in the criteria       ``pls.pieces()[:2]`` (L)
+REML criterion, deviance (ch. 4)  what the optimiser minimises           ``criterion(theta)`` (L),
+                                                                         ``deviance_function(pars)`` (G);
+                                                                         at the optimum ``objective``
+Var(u_j | y) (ch. 6)              conditional covariance of b            ``_cond_var``, ``ranef(condVar=True)``
+eta, eta_ij (ch. 8)               linear predictor ``offset + X beta     ``_eta`` (G), ``predict()``
+                                  + Z b``
+mu, p_ij, lambda_ij (ch. 8)       conditional mean ``g^-1(eta)``         ``_mu`` (G), ``fitted()``
+W                                 PIRLS working weights                  ``sqrtw`` (its square root, G)
+w_i                               prior weights (``weights=``)           ``pls.weights`` (L), ``resp.wt`` (G)
+lp0 (lme4)                        linear predictor PIRLS starts from     ``_lp0`` (G)
+theta (ch. 14)                    negative-binomial shape                ``nb_theta`` (G)
+================================  =====================================  =====================================
 """
 import re
 
 import numpy as np
 import pandas as pd
 
+from .diagnostics import is_singular
 from .formula import grouping_factor, model_matrix, parse_formula, variables_in
 from .terms import lambda_matrix
 
@@ -31,8 +124,45 @@ def r_make_unique_names(names):
     return out
 
 
+_INFERENCE_METHODS = {}  # method name -> the inference function that implements it
+
+
+def inference_method(function):
+    """Decorator: ``function(model, ...)`` is what the fitted models' method of the same name calls.
+
+    Used by the inference modules (``@inference_method def confint(model, ...)``), so that the core
+    can offer ``m.confint()`` without importing them (see the module docstring).
+    """
+    _INFERENCE_METHODS[function.__name__] = function
+    return function
+
+
+REQUIREMENTS = {  # capability -> what a method that requires it is for, said in the error without it
+    "is_linear": ("is for linear mixed models (lmer fits): it needs the closed-form criterion of a Gaussian "
+                  "response with the identity link, which a GLMM's approximated likelihood does not have"),
+}
+
+
+def require(model, method, capability=None, fix=""):
+    """Check that ``method`` applies to ``model``: a fitted mixed model with ``capability`` (if given).
+
+    Raises TypeError for anything that is not a fitted model, ValueError naming the method, what
+    it needs and ``fix`` (what to do instead) for a model without the capability.
+    """
+    if not isinstance(model, MixedModel):
+        raise TypeError(f"{method} needs a fitted model from ml.lmer or ml.glmer, not a {type(model).__name__}")
+    if capability is not None and not getattr(model, capability):
+        raise ValueError(f"{method} {REQUIREMENTS[capability]}" + (f"; {fix}" if fix else ""))
+
+
 class MixedModel:
-    """Methods common to :class:`LinearMixedModel` and :class:`GeneralizedLinearMixedModel`."""
+    """Methods common to :class:`LinearMixedModel` and :class:`GeneralizedLinearMixedModel`.
+
+    A subclass sets the estimates listed in the module docstring and declares its capabilities.
+    """
+
+    is_linear: bool              # capabilities: declared by every subclass (see the module docstring)
+    has_residual_variance: bool
 
     # ------------------------------------------------------------ sizes and names
 
@@ -53,6 +183,11 @@ class MixedModel:
     def theta(self):
         """The relative covariance parameters, with lme4's names (``getME(m, "theta")``)."""
         return pd.Series(self._theta, index=self.design.theta_names, name="theta")
+
+    @staticmethod
+    def _inference(name):
+        """The inference function behind the method ``name`` (registered by :func:`inference_method`)."""
+        return _INFERENCE_METHODS[name]
 
     def _at_theta(self, name, build):
         """``build(self)``, computed once per theta: a fit's derived machinery (e.g. Satterthwaite's)."""
@@ -112,14 +247,12 @@ class MixedModel:
                 for i in range(j + 1, term.p):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
                     rows.append((grp, term.names[j], term.names[i], cov[i, j], corr))
-        if self._has_residual:
+        if self.has_residual_variance:
             rows.append(("Residual", None, None, self.sigma**2, self.sigma))
         frame = pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
         for k, column in ((1, "var1"), (2, "var2")):  # None for every model (a str column would hold NaN)
             frame[column] = pd.Series([row[k] for row in rows], dtype=object)
         return frame
-
-    _has_residual = True
 
     def _grouped_terms(self):
         """Terms by grouping factor, in term order: {group: [term indices]}."""
@@ -176,12 +309,11 @@ class MixedModel:
         as lme4), ``"profile"`` or ``"boot"`` (percentile, ``nsim`` refits, ``seed``; ``progress``
         shows a progress bar).  See :func:`mixedlite.inference.confint`.
         """
-        from .inference import confint
-        return confint(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed, progress=progress)
+        return self._inference("confint")(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed,
+                                          progress=progress)
 
     def is_singular(self, tol=1e-4):
         """lme4's ``isSingular``: is a variance estimated as zero or a correlation as +-1?"""
-        from .diagnostics import is_singular
         return is_singular(self._theta, self.design.theta_lower, tol)
 
     # ------------------------------------------------------------ likelihood
@@ -189,7 +321,7 @@ class MixedModel:
     @property
     def df(self):
         """Number of estimated parameters (lme4's ``attr(logLik(m), "df")``)."""
-        return len(self.beta) + len(self._theta) + int(self._has_residual)
+        return len(self.beta) + len(self._theta) + int(self.has_residual_variance)
 
     def aic(self):
         return -2 * self.loglik() + 2 * self.df
@@ -236,9 +368,8 @@ class MixedModel:
         :func:`mixedlite.prediction.predict_interval` for the method and how it compares with
         merTools' ``predictInterval`` and lme4's ``bootMer``.
         """
-        from .prediction import predict_interval
-        return predict_interval(self, newdata, level=level, nsim=nsim, seed=seed, re_form=re_form,
-                                include_residual=include_residual, type=type)
+        return self._inference("predict_interval")(self, newdata, level=level, nsim=nsim, seed=seed,
+                                                   re_form=re_form, include_residual=include_residual, type=type)
 
     def _inverse_link(self, eta):
         return eta

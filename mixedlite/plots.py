@@ -144,7 +144,9 @@ def group_lines(model, x, grpvar=None, data=None, col_wrap=6, population=True, h
                           "group": np.asarray(data[grpvar]), "fitted": np.asarray(model.fitted())})
     if population:
         frame["population"] = np.asarray(model.predict(re_form="~0"))
-    levels = list(data[grpvar].cat.categories) if hasattr(data[grpvar], "cat") else list(dict.fromkeys(frame["group"]))
+    groups = data[grpvar]
+    levels = (list(groups.cat.categories) if isinstance(groups.dtype, pd.CategoricalDtype)
+              else list(dict.fromkeys(frame["group"])))
     ncol = min(col_wrap, len(levels))
     nrow = int(np.ceil(len(levels) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(height * 1.15 * ncol, height * nrow), sharex=True, sharey=True,

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .formula import grouping_factor, model_matrix
+from .model import inference_method
 
 KINDS = ("population mean", "known cluster", "new cluster", "known and new clusters")
 
@@ -52,6 +53,7 @@ def _root(cov):
     return vectors * np.sqrt(np.clip(values, 0, None))[..., None, :]
 
 
+@inference_method
 def predict_interval(model, newdata, level=0.95, nsim=1000, seed=None, re_form=None, include_residual=True,
                      type="link"):
     """Simulated prediction intervals for the rows of newdata (see the module docstring).
@@ -94,7 +96,7 @@ def predict_interval(model, newdata, level=0.95, nsim=1000, seed=None, re_form=N
         known_somewhere |= known[row_level]
         new_somewhere |= ~known[row_level]
     population = ~(known_somewhere | new_somewhere)
-    if include_residual and model._has_residual:
+    if include_residual and model.has_residual_variance:
         draws += np.where(population[:, None], 0.0, model.sigma * rng.standard_normal((n, nsim)))
     if type == "response":
         fit, draws = model._inverse_link(fit), model._inverse_link(draws)

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .diagnostics import ConvergenceWarning
+from .lmm import PenalizedLeastSquares
 from .optimize import minimize
 
 LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
@@ -45,7 +46,7 @@ def sdcor_names(model):
             for i in range(j, term.p):
                 names.append(f"sd_{term.names[i]}|{term.group}" if i == j
                              else f"cor_{term.names[i]}.{term.names[j]}|{term.group}")
-    if getattr(model, "_has_residual", True):
+    if model.has_residual_variance:
         names.append("sigma")
     return names
 
@@ -140,7 +141,6 @@ class Profile:
         """zeta as a function of fixed effect j: ML refit with ``x_j beta_j`` as an offset."""
         design = copy.copy(self.design)
         design.X = self.design.X.drop(columns=self.design.X.columns[j])
-        from .lmm import PenalizedLeastSquares
         reduced = PenalizedLeastSquares(design, self.pls.y)
         xj = self.design.X.iloc[:, j].to_numpy(dtype=float)
         state = {"start": self.model._theta.copy()}
@@ -260,6 +260,6 @@ def _root(zeta, estimate, direction, bound, cutoff, scale):
 
 def profile_confint(model, parm=None, level=0.95):
     """Profile intervals for the parameters named in ``parm`` (default: all), in lme4's order."""
-    prof = Profile(model) if hasattr(model, "pls") else GlmmProfile(model)
+    prof = Profile(model) if model.is_linear else GlmmProfile(model)
     chosen = range(len(prof.names)) if parm is None else [prof.names.index(p) for p in parm]
     return [prof.names[k] for k in chosen], np.array([prof.interval(k, level) for k in chosen])

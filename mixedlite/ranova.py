@@ -24,7 +24,10 @@ import numpy as np
 from scipy import stats
 
 from .anova import AnovaTable
+from .design import WEIGHTS_COLUMN, Design
 from .formula import Formula, RandomTerm, _fixed_term_labels, parse_formula, split_top
+from .lmm import LinearMixedModel
+from .model import require
 
 COLUMNS = ["npar", "logLik", "AIC", "LRT", "Df", "Pr(>Chisq)"]
 
@@ -78,15 +81,13 @@ def _refit(model, random):
 
     The reduced model keeps the model's fixed-effects matrix as it is (its coding too: a REML
     log-likelihood depends on the parametrisation of X), and only its random part changes."""
-    from .design import Design
-    from .lmm import LinearMixedModel
     X = model.design.X
     if not random:
         return lm_loglik(model.pls.y, X.to_numpy(dtype=float), model.REML, model.pls.weights)
     formula = model.design.formula
     design = Design(str(Formula(formula.response, formula.fixed, tuple(random), formula.offsets)),
                     model.design.data, offset=model.design.offset_argument,
-                    extra_columns=["(weights)"] if model.pls.weights is not None else ())
+                    extra_columns=[WEIGHTS_COLUMN] if model.pls.weights is not None else ())
     design.X = X
     fit = LinearMixedModel(design, REML=model.REML)
     return fit.loglik(), fit.df
@@ -100,8 +101,7 @@ def ranova(model, reduce_terms=True):
     ``reduce_terms=False`` removes every term whole instead (rows ``"(x | g)"``).
     Each reduced model is refitted with the model's X and REML setting.
     """
-    if not hasattr(model, "pls"):
-        raise ValueError("ranova is for linear mixed models (lmer fits); compare GLMMs with anova(m0, m1)")
+    require(model, "ranova", "is_linear", fix="compare GLMMs with anova(m0, m1)")
     bars = parse_formula(model.formula).random  # lme4's findbars order
     rows = {"<none>": (model.loglik(), model.df)}
     for i, term in enumerate(bars):

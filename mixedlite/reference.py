@@ -54,6 +54,7 @@ import numpy as np
 import scipy.linalg as la
 from scipy import optimize
 
+from .design import prior_weights
 from .families import get_family
 
 # ---------------------------------------------------------------- the model's matrices
@@ -76,8 +77,8 @@ def relative_covariance_factor(design, theta):
 def lmm_response(design):
     """y minus the offset, and the prior weights (ones without ``weights=``) of an lmer design."""
     y = np.asarray(design.response(), dtype=float) - design.offset
-    w = design.data["(weights)"].to_numpy(dtype=float) if "(weights)" in design.data else np.ones(len(y))
-    return y, w
+    w = prior_weights(design)
+    return y, np.ones(len(y)) if w is None else w
 
 
 # ---------------------------------------------------------------- linear mixed models

@@ -40,7 +40,7 @@ def fixed_effect_stats(model, term, ddf="Satterthwaite", level=0.95):
     names = list(model.fixef().index)
     if term not in names:
         raise KeyError(f"{term!r} is not a fixed effect of this model; it has {names}")
-    if ddf is None or getattr(model, "family", "gaussian") != "gaussian":
+    if ddf is None or not model.is_linear:
         estimate = float(model.fixef()[term])
         se = float(np.sqrt(model.vcov().loc[term, term]))
         statistic, df = estimate / se, np.nan
@@ -96,7 +96,7 @@ def _variance_sentence(model, group_noun):
         else:
             parts.append(f"correlation r = {apa_r(row['sdcor'])}")
     text = f"Between-{group_noun} variation: " + ", ".join(parts)
-    if getattr(model, "family", "gaussian") == "gaussian":
+    if model.has_residual_variance:
         text += f"; residual SD = {_number(model.sigma)} (variance {_number(model.sigma**2)})"
     return text + "."
 
@@ -112,7 +112,7 @@ def apa_paragraph(model, term, response=None, group_noun=None, ddf="Satterthwait
     response = response or model.design.formula.response
     factor = model.design.terms[0].group
     group_noun = group_noun or factor
-    method = "REML" if getattr(model, "REML", False) else "maximum likelihood"
+    method = "REML" if model.REML else "maximum likelihood"
     n_groups = model.ngrps[factor]
     s = fixed_effect_stats(model, term, ddf=ddf)
     if np.isnan(s["df"]):

@@ -98,6 +98,8 @@ def covbeta_varpar(model, varpar):
 class SatterthwaiteInfo:
     """What lmerTest adds to a fit: Cov(tau-hat) and the Jacobian of C(tau), computed once per model."""
 
+    f_is_scaled = False  # f_test's F is the Wald F itself (lmerTest's Mean Sq = F sigma^2)
+
     def __init__(self, model):
         self.vcov_beta = np.asarray(model._vcov)
         self.beta = np.asarray(model.beta)

@@ -1,10 +1,64 @@
-"""The chapters' self-check questions (ungraded; the graded ones are in solutions/).
+"""The chapters' self-check questions (ungraded; the graded ones are in solutions/), and what a question is.
 
 Keys are ``"<chapter>.<number>"``. Every option carries its explanation, shown by
 :mod:`mixedlite.selfcheck` as soon as the reader checks an answer.
 """
-from .selfcheck import Option as O
-from .selfcheck import Question as Q
+import html
+from dataclasses import dataclass
+
+LETTERS = "abcd"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer option and the reason it is right or wrong."""
+    text: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice question with one best answer (a letter) and an explanation per option."""
+    key: str
+    prompt: str
+    options: tuple
+    answer: str
+
+    def __post_init__(self):
+        if len(self.options) != len(LETTERS):
+            raise ValueError(f"question {self.key}: give exactly {len(LETTERS)} options, not {len(self.options)}")
+        if self.answer not in LETTERS:
+            raise ValueError(f"question {self.key}: answer must be one of {tuple(LETTERS)}, not {self.answer!r}")
+
+    def option(self, letter):
+        letter = str(letter).strip().lower()
+        if letter not in LETTERS:
+            raise ValueError(f"choose one of {', '.join(LETTERS)}; got {letter!r}")
+        return self.options[LETTERS.index(letter)]
+
+    def feedback(self, letter):
+        """(correct, message) for the chosen letter: the verdict and why that option is right or wrong."""
+        correct = str(letter).strip().lower() == self.answer
+        verdict = "Right." if correct else "Not quite."
+        return correct, f"{verdict} {self.option(letter).why}"
+
+    def explain_all(self):
+        """Every option with its explanation, the best answer marked."""
+        lines = []
+        for letter, opt in zip(LETTERS, self.options):
+            mark = "best answer" if letter == self.answer else "not the best answer"
+            lines.append(f"{letter}. {opt.text} ({mark}) {opt.why}")
+        return "\n".join(lines)
+
+    def as_html(self):
+        """The question and its options, without the answer (what a static page shows)."""
+        items = "".join(f"<li><b>{l}.</b> {html.escape(o.text)}</li>" for l, o in zip(LETTERS, self.options))
+        return (f"<div><b>Self-check {html.escape(self.key)}.</b> {html.escape(self.prompt)}"
+                f"<ul style='list-style:none'>{items}</ul>"
+                "<i>Run the notebook to check your answer.</i></div>")
+
+
+O, Q = Option, Question  # short names for the bank below
 
 QUESTIONS = [
     # ---------------------------------------------------------------- 1 why mixed models

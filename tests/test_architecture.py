@@ -1,0 +1,179 @@
+"""The architecture of mixedlite: three layers with import arrows pointing one way, and no circle.
+
+Every module's imports are read with ``ast`` -- at the top and inside functions alike, since a
+lazy import is still an arrow -- and checked against the layers of ``mixedlite/__init__.py``:
+
+    fitting core  <-  inference  <-  the course's helpers  <-  the package (__init__)
+
+A module may import from its own layer and the layers to its left, never to its right.  A new
+module must be given its layer here.  The fitted-model contract of ``mixedlite/model.py`` is
+checked too: capabilities are declared by every model class, and no code duck-types with hasattr.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+import mixedlite as ml
+from mixedlite.glmm import GeneralizedLinearMixedModel
+from mixedlite.lmm import LinearMixedModel
+from mixedlite.model import MixedModel
+from mixedlite.negbin import NegativeBinomialMixedModel
+
+PACKAGE = Path(ml.__file__).parent
+
+LAYERS = {
+    "core": {"datasets", "design", "diagnostics", "display", "families", "formula", "glmm", "lmm", "model",
+             "negbin", "optimize", "pirls", "reference", "terms", "transforms"},
+    "inference": {"anova", "anova_contrasts", "anova_tables", "bootstrap", "contest", "inference", "kenward_roger",
+                  "ls_means", "prediction", "profile", "ranova", "satterthwaite"},
+    "course": {"plots", "report", "selfcheck", "selfcheck_bank", "widgets"},
+    "package": {"__init__"},
+}
+ORDER = ["core", "inference", "course", "package"]  # a layer may import only from itself and those before it
+
+
+def module_name(path):
+    """``lmm`` for mixedlite/lmm.py, ``datasets`` for mixedlite/datasets/__init__.py."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def resolve(name):
+    """The module of MODULES that holds ``mixedlite.<name>`` (``formula.parse_formula`` is in ``formula``);
+    a name of the package itself (``from . import lmer``) is in ``__init__``."""
+    while name not in MODULES and "." in name:
+        name = name.rsplit(".", 1)[0]
+    return name if name in MODULES else "__init__"
+
+
+def imported_modules(name):
+    """The mixedlite modules that module ``name`` imports anywhere in its code, with line numbers."""
+    path = MODULES[name]
+    package = [] if name == "__init__" else name.split(".")[: None if path.name == "__init__.py" else -1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name.partition(".")[2] for a in node.names if a.name.startswith("mixedlite.")]
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            module = ".".join(package[: len(package) - node.level + 1] + [node.module or ""]).strip(".")
+            targets = [f"{module}.{a.name}".strip(".") for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "mixedlite":
+            module = node.module.partition(".")[2]
+            targets = [f"{module}.{a.name}".strip(".") for a in node.names]
+        else:
+            continue
+        found += [(resolve(target), node.lineno) for target in targets]
+    return found
+
+
+GRAPH = {name: imported_modules(name) for name in MODULES}
+
+
+def layer_of(name):
+    top = name.split(".")[0]
+    for layer, members in LAYERS.items():
+        if top in members:
+            return layer
+    return None
+
+
+def test_every_module_has_a_layer():
+    unplaced = [name for name in MODULES if layer_of(name) is None]
+    assert not unplaced, f"give these modules a layer in tests/test_architecture.py (LAYERS): {unplaced}"
+    assert {"lmm", "glmm", "model", "inference", "profile", "plots"} <= set(MODULES)  # the scan found the package
+
+
+def test_imports_point_from_helpers_to_inference_to_core_never_back():
+    wrong = []
+    for name, imports in GRAPH.items():
+        rank = ORDER.index(layer_of(name))
+        for target, line in imports:
+            if ORDER.index(layer_of(target)) > rank:
+                wrong.append(f"{MODULES[name].relative_to(PACKAGE.parent)}:{line} ({layer_of(name)}) imports "
+                             f"{target} ({layer_of(target)})")
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+def find_cycle(graph):
+    """One import circle of ``graph`` (a list of modules, first = last), or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for target in sorted({t for t, _ in graph.get(node, ())}):
+            if state.get(target) == "open":
+                return stack[stack.index(target):] + [target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_import_graph_has_no_circle():
+    cycle = find_cycle({name: [(t, line) for t, line in imports if t != name] for name, imports in GRAPH.items()})
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_circles():
+    assert find_cycle({"a": [("b", 1)], "b": [("c", 1)], "c": [("a", 1)]}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": [("b", 1)], "b": [("c", 1)], "c": []}) is None
+
+
+def test_lazy_imports_are_read_too():
+    """The scan sees imports inside functions: widgets imports lmm only when an app is built."""
+    assert "lmm" in {target for target, _ in GRAPH["widgets"]}
+
+
+# ------------------------------------------------------------ the fitted-model contract
+
+
+@pytest.mark.parametrize("cls", [LinearMixedModel, GeneralizedLinearMixedModel, NegativeBinomialMixedModel])
+def test_every_model_class_declares_its_capabilities(cls):
+    assert issubclass(cls, MixedModel)
+    for capability in MixedModel.__annotations__:
+        assert isinstance(getattr(cls, capability), bool), f"{cls.__name__} does not declare {capability}"
+
+
+def test_capabilities_of_linear_and_generalized_models():
+    assert LinearMixedModel.is_linear and LinearMixedModel.has_residual_variance
+    assert not GeneralizedLinearMixedModel.is_linear and not GeneralizedLinearMixedModel.has_residual_variance
+
+
+def test_no_duck_typing_with_hasattr():
+    """Models are asked for their declared capabilities, never probed with hasattr."""
+    found = [f"{MODULES[name].name}:{node.lineno}" for name in MODULES
+             for node in ast.walk(ast.parse(MODULES[name].read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr"]
+    assert not found, f"hasattr in {found}: declare a capability in mixedlite/model.py instead"
+
+
+def test_methods_that_do_not_apply_say_which_and_why():
+    sleep = ml.load_dataset("sleepstudy")
+    m = ml.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    cbpp = ml.load_dataset("cbpp")
+    g = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(ValueError, match="ranova is for linear mixed models.*closed-form criterion.*anova"):
+        ml.ranova(g)
+    with pytest.raises(ValueError, match="ddf='Kenward-Roger'.*is for linear mixed models.*z-tests"):
+        ml.coefficient_tests(g, "Kenward-Roger")
+    with pytest.raises(TypeError, match="likelihood-ratio test needs a fitted model.*not a str"):
+        ml.anova(m, "Reaction ~ 1 + (1 | Subject)")
+    with pytest.raises(TypeError, match="bootmer needs a fitted model.*not a DataFrame"):
+        ml.bootmer(sleep, lambda fit: fit.sigma, nsim=2)
