@@ -550,11 +550,21 @@ class GeneralizedLinearMixedModel(MixedModel):
 
 def _gradient_fails(pars, gradient, hessian, lower):
     """lme4's gradient check on the coordinates not held at their lower bound; a coordinate on
-    its bound where the deviance curves down into the interior (``H_ii < 0``) fails it too."""
+    its bound where the deviance curves down into the interior (``H_ii < 0``) fails it too, and so does
+    a nearly unidentifiable Hessian over the free coordinates (lme4's "very large eigenvalue" or "large
+    eigenvalue ratio"): the check scales the gradient by ``H^-1``, which hides the slope along the flat
+    directions where BOBYQA stops short (tests/differential poisson_021_1, a badly scaled offset: the
+    scaled gradient passed 8.8e-3 above lme4's optimum; the Nelder-Mead restarts end 3.2e-7 below it)."""
     free = free_coordinates(pars, gradient, lower)
     if np.any(~free & (np.diag(hessian) < 0)):
         return True
-    return bool(free.any()) and check_gradient(gradient[free], hessian[np.ix_(free, free)]) is not None
+    if not free.any():
+        return False
+    free_hessian = hessian[np.ix_(free, free)]
+    if not np.all(np.isfinite(free_hessian)):
+        return check_gradient(gradient[free], free_hessian) is not None
+    return check_gradient(gradient[free], free_hessian) is not None or any(
+        "nearly unidentifiable" in message for message in check_hessian(free_hessian))
 
 
 def mirrored_theta(theta, gradient, lower):
