@@ -66,20 +66,22 @@ one_fit <- function(s, d, tight) {
   summarise_fit(fm, s$kind, proc.time()[["elapsed"]] - t0, warn)
 }
 
-by_dataset <- split(specs, vapply(specs, function(s) s$dataset, ""))
-for (name in names(by_dataset)) {
-  if (!startsWith(name, prefix)) next
-  group <- by_dataset[[name]]
-  d <- load_data(group[[1]]$file)
-  out <- lapply(group, function(s) {
-    res <- list(id = s$id, formula = s$formula, kind = s$kind, r_args = s$r_args)
-    fits <- tryCatch(list(default = one_fit(s, d, FALSE), tight = one_fit(s, d, TRUE)),
-                     error = function(e) list(error = conditionMessage(e)))
-    c(res, fits)
-  })
-  meta <- list(lme4_version = as.character(packageVersion("lme4")), R_version = R.version.string,
-               dataset = name, fits = out)
-  writeLines(toJSON(meta, auto_unbox = TRUE, digits = NA, null = "null", na = "null"),
-             file.path(here, "fixtures", paste0(name, ".json")))
-  cat(name, length(out), "fits\n")
+if (!exists("FIT_LME4_FUNCTIONS_ONLY")) {  # fit_lme4_minqa.R sources the functions above
+  by_dataset <- split(specs, vapply(specs, function(s) s$dataset, ""))
+  for (name in names(by_dataset)) {
+    if (!startsWith(name, prefix)) next
+    group <- by_dataset[[name]]
+    d <- load_data(group[[1]]$file)
+    out <- lapply(group, function(s) {
+      res <- list(id = s$id, formula = s$formula, kind = s$kind, r_args = s$r_args)
+      fits <- tryCatch(list(default = one_fit(s, d, FALSE), tight = one_fit(s, d, TRUE)),
+                       error = function(e) list(error = conditionMessage(e)))
+      c(res, fits)
+    })
+    meta <- list(lme4_version = as.character(packageVersion("lme4")), R_version = R.version.string,
+                 dataset = name, fits = out)
+    writeLines(toJSON(meta, auto_unbox = TRUE, digits = NA, null = "null", na = "null"),
+               file.path(here, "fixtures", paste0(name, ".json")))
+    cat(name, length(out), "fits\n")
+  }
 }
