@@ -3,10 +3,10 @@
 lme4's default optimiser for ``lmer`` is NLopt's BOBYQA (``nloptwrap``) with
 ``xtol_abs = 1e-8`` and ``ftol_abs = 1e-8``.  We call the same NLopt algorithm, so a fit
 follows nearly the same path as lme4's.  One deliberate difference: the change in the
-criterion that ends the search is relative (``ftol_rel = 1e-12``), not absolute.  An
-absolute 1e-8 stops early in a flat valley of a criterion near 2000 (the clinic tutorial's
+criterion that ends the search is by default relative (``ftol_rel = 1e-12``), not absolute.
+An absolute 1e-8 stops early in a flat valley of a criterion near 2000 (the clinic tutorial's
 random-slope model: lme4's rule stops 1.7e-6 above the optimum, with the intercept variance
-0.1% off), while for InstEval's criterion near 240000 it is below rounding error.
+0.1% off).  lmer stops at the smaller of the two (:meth:`mixedlite.lmm.LinearMixedModel._optimize`).
 
 Switching optimiser -- one of the remedies for a convergence warning -- is
 ``optimizer="Nelder_Mead"`` (or ``"sbplx"``, ``"cobyla"``).
@@ -150,7 +150,7 @@ def newton_candidate(x, gradient, hessian, lower):
     return np.maximum(x + step, lower)
 
 
-def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_steps=3):
+def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_steps=3, rounding=0.0):
     """Newton steps from the optimiser's answer, each kept only if it lowers ``fun``.
 
     ``gradient`` and ``hessian`` are the finite differences at ``x`` (lme4's ``deriv12``).
@@ -158,6 +158,12 @@ def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_s
     with ``gradient_fun`` (if given; the Hessian is kept: it barely changes over such a step)
     and the next step taken; without it one step is taken.  Returns ``(x, fx, gradient, steps)``:
     the gradient is that at the returned x when it was refreshed, else the one given.
+
+    ``rounding``: the relative rounding error of ``fun``.  A step whose predicted gain
+    ``-g's / 2`` is below ``rounding * |fx|`` cannot be judged by ``fun``, whose change is noise
+    there; it is kept unless ``fun`` rises beyond its rounding.  Such a step still fixes x far
+    better than the noise of ``fun`` allows (the finite-difference gradient averages it out),
+    so two fits of the same model whose data differ in the last bits end at the same x.
     """
     steps = 0
     for _ in range(max_steps):
@@ -165,7 +171,9 @@ def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_s
         if candidate is None:
             break
         f_new = fun(candidate)
-        if not f_new < fx:
+        noise = rounding * abs(fx)
+        below_noise = -0.5 * gradient @ (candidate - x) <= noise
+        if not (f_new < fx or (below_noise and f_new <= fx + noise)):
             candidate = (x + candidate) / 2
             f_new = fun(candidate)
             if not f_new < fx:

@@ -8,9 +8,13 @@ per level, so the covariance of one level's effects is ``sigma^2 T T'``.
 entries are bounded below by zero, the others are free.
 """
 import numpy as np
+import scipy.linalg as la
 import scipy.sparse as sp
 
 from .formula import grouping_factor, model_matrix
+
+BAD_SCALE = 1e3  # model rows whose scale (the singular values of A) leaves [1 / BAD_SCALE, BAD_SCALE] are standardized
+NEGLIGIBLE_STANDARD = 1e-10  # a standard theta element this small (an SD relative to sigma) is zero
 
 
 class RandomEffectsTerm:
@@ -62,6 +66,46 @@ class RandomEffectsTerm:
         return np.array([1.0 if i == j else 0.0 for i, j in self._lower_indices()])
 
     @property
+    def standardizer(self):
+        """``A``: upper triangular with ``A'A = rows'rows / n`` (rows: the term's model rows, n x p), for
+        model rows on a bad scale; None otherwise.
+
+        ``rows A^-1`` has orthogonal columns of unit root mean square: the term's effects on a
+        standard scale.  A covariance ``sigma^2 T T'`` of the effects is ``sigma^2 S S'`` on that
+        scale, with ``S S' = A T T' A'`` (:meth:`standard_theta`).  The scale is bad when a singular
+        value of A is beyond ``BAD_SCALE`` or below its inverse (lme4's limit for predictors "on very
+        different scales"): a predictor in the thousands, or one nearly collinear with the intercept
+        (x = 1000 + U(0, 20)).  Model rows that are not of full column rank are left as they are.
+        """
+        if not hasattr(self, "_standardizer"):
+            rows = np.asarray(self.rows, dtype=float)
+            A = np.linalg.qr(rows / np.sqrt(len(rows)), mode="r")
+            A *= np.where(np.diag(A) < 0, -1.0, 1.0)[:, None]
+            singular_values = np.linalg.svd(A, compute_uv=False)
+            bad = singular_values.max() > BAD_SCALE or singular_values.min() < 1 / BAD_SCALE
+            self._standardizer = A if bad and singular_values.min() > 0 else None
+        return self._standardizer
+
+    def standard_theta(self, theta):
+        """theta of the lower-triangular factor S of ``A T T' A'`` (the effects on a standard scale);
+        theta itself for model rows on a good scale."""
+        A = self.standardizer
+        if A is None:
+            return np.asarray(theta, dtype=float)
+        standard = _lower_factor(A @ self.factor(theta))[self._lower]
+        # the products leave rounding (~1e-17) where theta's factor has a zero; NLopt would take such an
+        # element's size for its first step (and its scale), freezing it
+        standard[np.abs(standard) < NEGLIGIBLE_STANDARD] = 0.0
+        return standard
+
+    def theta_from_standard(self, standard):
+        """The inverse of :meth:`standard_theta`: T with ``T T' = A^-1 S S' A^-T``."""
+        A = self.standardizer
+        if A is None:
+            return np.asarray(standard, dtype=float)
+        return _lower_factor(la.solve_triangular(A, self.factor(standard)))[self._lower]
+
+    @property
     def theta_names(self):
         """lme4's names: ``Subject.(Intercept)``, ``Subject.Days.(Intercept)``, ``Subject.Days``."""
         return [f"{self.group}.{self.names[i]}" if i == j else f"{self.group}.{self.names[i]}.{self.names[j]}"
@@ -88,6 +132,12 @@ class RandomEffectsTerm:
         out = np.zeros((self.n_levels, self.p, self.p))
         np.add.at(out, self.codes, products)
         return out
+
+
+def _lower_factor(M):
+    """The lower-triangular L with non-negative diagonal and ``L L' = M M'`` (from the QR of M')."""
+    L = np.linalg.qr(M.T, mode="r").T
+    return L * np.where(np.diag(L) < 0, -1.0, 1.0)[None, :]
 
 
 def lme4_term_order(terms):

@@ -39,13 +39,6 @@ def factors(d, *columns):
 # ---------------------------------------------------------------- tests/testthat/test-lmer.R: Dyestuff
 
 
-DYESTUFF_ML_NOISE = pytest.mark.xfail(strict=True, reason=(
-    "criterion noise: the ML refit stops at theta 0.75258016 where lme4 has 0.75258068 (6.9e-7 relative); the "
-    "deviance differs by 4e-12 (1.2e-14 relative), the rounding noise of mixedlite's profiled deviance, whose r^2 "
-    "comes from the Cholesky factor and loses three digits to cancellation with yields near 1500. lme4's 1.5e-8 "
-    "on sigma and 1e-7 on vcov are below what that criterion resolves (a direct ML fit lands at 0.75258063)"))
-
-
 @pytest.fixture(scope="module")
 def dyestuff():
     fm1 = quietly(ml.lmer, "Yield ~ (1 | Batch)", ml.load_dataset("Dyestuff"))  # lme4's test writes Yield ~ 1|Batch
@@ -90,7 +83,6 @@ def test_lmer_dyestuff_sigma_tight(dyestuff):
     r_all_equal(TIGHT["dyestuff"]["sigma"], dyestuff[0].sigma, 1e-6)  # test-lmer.R:52, tight
 
 
-@DYESTUFF_ML_NOISE
 def test_lmer_dyestuff_ml_sigma_and_aic(dyestuff):
     fm1, fm1ML = dyestuff
     r_all_equal(49.5100999308089, fm1ML.sigma)  # test-lmer.R:54
@@ -107,7 +99,6 @@ def test_lmer_dyestuff_vcov_tight(dyestuff):
     r_all_equal(TIGHT["dyestuff"]["vcov"], dyestuff[0].vcov().iloc[0, 0], 1e-5)  # test-lmer.R:58, tight
 
 
-@DYESTUFF_ML_NOISE
 def test_lmer_dyestuff_ml_vcov(dyestuff):
     r_all_equal(313.09721874266, dyestuff[1].vcov().iloc[0, 0], 1e-7)  # test-lmer.R:60
 
@@ -367,8 +358,6 @@ def test_lmer1_lagoon_fixed_effects(lagoon):
     r_all_equal([1.72, 0.28, 1.76, 0.8], r2.fixef().to_numpy() - np.arange(1, 5) * 100, 1e-13)  # lmer-1.R:205
 
 
-@pytest.mark.xfail(strict=True, reason="precision: mixedlite's vcov is 9.9833/3 to 4e-14 relative; lme4's test "
-                                       "(Matrix's assert.EQ.mat) demands 1e-15")
 def test_lmer1_lagoon_vcov(lagoon):
     r2 = quietly(ml.lmer, "y ~ 0+lagoon + (1|habitat)", lagoon)
     r_all_equal(np.diag(np.full(4, 9.9833 / 3)), r2.vcov().to_numpy(), 1e-15)  # lmer-1.R:204 (assert.EQ.mat, tol 1e-15)
@@ -377,15 +366,22 @@ def test_lmer1_lagoon_vcov(lagoon):
 # ---------------------------------------------------------------- tests/profile-tst.R
 
 
-@pytest.mark.xfail(strict=True, reason="profile interval for sigma: mixedlite's lower end 38.230123 is 3.6e-6 "
-                                       "(relative) above lme4 1.1-31's 38.229985 (the same with tight controls), "
-                                       "beyond this test's 1e-6; lme4 interpolates the profile with splines, "
-                                       "mixedlite (mixedlite.profile) differs: which is nearer the exact root of "
-                                       "zeta = -1.96 is not established here")
+@pytest.mark.xfail(strict=True, reason="lme4's expected value comes from its spline interpolation of the profile: "
+                                       "the exact root of zeta(sigma) = -1.96, with lme4's own deviance (R: "
+                                       "make_profile_root.R), is 38.2301233, 3.6e-6 above lme4's confint 38.229985 "
+                                       "(rounded in the test to exp(3.64362)); mixedlite's 38.2301233 is 4e-12 from "
+                                       "it. Checked against the exact root beside it")
 def test_profile_confint_dyestuff_ml():
     fm01ML = quietly(ml.lmer, "Yield ~ (1|Batch)", ml.load_dataset("Dyestuff"), REML=False)  # profile-tst.R:33
     ci = fm01ML.confint(method="profile")
     r_all_equal(np.exp([3.64362, 4.21446]), ci.loc["sigma"].to_numpy(), 1e-6)  # profile-tst.R:48
+
+
+def test_profile_confint_dyestuff_ml_exact_root():
+    fm01ML = quietly(ml.lmer, "Yield ~ (1|Batch)", ml.load_dataset("Dyestuff"), REML=False)  # profile-tst.R:33
+    ci = fm01ML.confint(method="profile")
+    exact = load_fixture("profile_root")["dyestuff_ml_sigma"]["exact_root"]
+    r_all_equal(exact, ci.loc["sigma"].to_numpy(), 1e-6)  # profile-tst.R:48, against the exact root
     r_all_equal([1486.451500, 1568.548494], ci.loc["(Intercept)"].to_numpy())  # profile-tst.R:49
 
 
