@@ -7,6 +7,8 @@ per level, so the covariance of one level's effects is ``sigma^2 T T'``.
 ``theta`` fills ``T`` column by column (lme4's ``getME(m, "theta")``); its diagonal
 entries are bounded below by zero, the others are free.
 """
+from functools import cached_property
+
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
@@ -65,7 +67,7 @@ class RandomEffectsTerm:
         """lme4's starting value: T = identity."""
         return np.array([1.0 if i == j else 0.0 for i, j in self._lower_indices()])
 
-    @property
+    @cached_property
     def standardizer(self):
         """``A``: upper triangular with ``A'A = rows'rows / n`` (rows: the term's model rows, n x p), for
         model rows on a bad scale; None otherwise.
@@ -77,14 +79,12 @@ class RandomEffectsTerm:
         different scales"): a predictor in the thousands, or one nearly collinear with the intercept
         (x = 1000 + U(0, 20)).  Model rows that are not of full column rank are left as they are.
         """
-        if not hasattr(self, "_standardizer"):
-            rows = np.asarray(self.rows, dtype=float)
-            A = np.linalg.qr(rows / np.sqrt(len(rows)), mode="r")
-            A *= np.where(np.diag(A) < 0, -1.0, 1.0)[:, None]
-            singular_values = np.linalg.svd(A, compute_uv=False)
-            bad = singular_values.max() > BAD_SCALE or singular_values.min() < 1 / BAD_SCALE
-            self._standardizer = A if bad and singular_values.min() > 0 else None
-        return self._standardizer
+        rows = np.asarray(self.rows, dtype=float)
+        A = np.linalg.qr(rows / np.sqrt(len(rows)), mode="r")
+        A *= np.where(np.diag(A) < 0, -1.0, 1.0)[:, None]
+        singular_values = np.linalg.svd(A, compute_uv=False)
+        bad = singular_values.max() > BAD_SCALE or singular_values.min() < 1 / BAD_SCALE
+        return A if bad and singular_values.min() > 0 else None
 
     def standard_theta(self, theta):
         """theta of the lower-triangular factor S of ``A T T' A'`` (the effects on a standard scale);
