@@ -35,10 +35,9 @@ PROBIT_THRESH = -stats.norm.ppf(EPS)  # R's probit link clamps eta to +-8.1
 def _ylogy(y, mu):
     """``y log(y / mu)``, with 0 for y = 0."""
     y = np.asarray(y, dtype=float)
-    out = np.zeros_like(y)
     positive = y > 0
-    out[positive] = y[positive] * np.log(y[positive] / mu[positive])
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):   # where y = 0 the logarithm is not used
+        return np.where(positive, y * np.log(np.where(positive, y, 1.0) / mu), 0.0)
 
 
 # ---------------------------------------------------------------- links (R's make.link)

@@ -53,7 +53,8 @@ class PenalizedWeightedLS:
     Solves ``([Z Lambda, X]' W [Z Lambda, X] + diag(I, 0)) [u; beta] = [Z Lambda, X]' W z`` (the
     columns of X only when beta is estimated inside PIRLS) by blocks: the diagonal blocks of the
     leading term (one p x p block per level), then a small dense Schur complement for the other
-    terms and beta.  ``lam``, as :meth:`lambdas` returns it, is ``(T1, Lambda_r)``.
+    terms and beta.  ``lam``, as :meth:`lambdas` returns it, is ``(T1, Lambda_r, Z1 Lambda1)``: what
+    depends on theta alone, formed once per PIRLS run.
     """
 
     def __init__(self, terms, X):
@@ -122,18 +123,20 @@ class PenalizedWeightedLS:
     # ------------------------------------------------------------ Lambda
 
     def lambdas(self, thetas):
-        """T of the leading term and Lambda of the others (a vector when all are scalar, else sparse),
-        from one theta per term."""
+        """T1 of the leading term, Lambda_r of the others (a vector when all are scalar, else sparse) and
+        the rows of Z1 Lambda1 (n, p1), from one theta per term."""
         T1 = self.first.factor(thetas[0])
         if not self.rest:
-            return T1, np.zeros(0)
-        if self._scalar_rest:
-            return T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
-        return T1, lambda_matrix(self.rest, thetas[1:])
+            Lr = np.zeros(0)
+        elif self._scalar_rest:
+            Lr = np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
+        else:
+            Lr = lambda_matrix(self.rest, thetas[1:])
+        return T1, Lr, self.first.rows @ T1
 
     def b_from_u(self, lam, u):
         """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
-        T1, Lr = lam
+        T1, Lr, _ = lam
         b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
         return np.concatenate([b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]])
 
@@ -155,9 +158,8 @@ class PenalizedWeightedLS:
         The leading term's diagonal blocks M1 = L1 L1' (one per level), E = L1^-1 B' for
         the coupling B of the other columns with it, and R R' = S, the Schur complement.
         """
-        T1, Lr = lam
+        T1, Lr, R1 = lam
         first, p1, levels = self.first, self.first.p, self.first.n_levels
-        R1 = first.rows @ T1                                    # rows of Z1 Lambda1, (n, p1)
         M1 = np.empty((levels, p1, p1))
         for a in range(p1):
             for c in range(a + 1):
@@ -287,14 +289,14 @@ class PIRLS(PenalizedWeightedLS):
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
         return self.factorize(self.lambdas(thetas), sqrtw**2, with_beta)
 
-    def _weighted_step(self, thetas, lam, w, z, with_beta):
-        """One step's penalized weighted least squares: ``(u, beta, factorisation)``."""
+    def _weighted_step(self, lam, lam_r, w, z, with_beta):
+        """One step's penalized weighted least squares: ``(u, beta, factorisation)``; ``lam_r``: the
+        :meth:`lambdas` of the other terms when the observation-level term is eliminated."""
         if self.reduced is None:
             f = self.factorize(lam, w, with_beta)
             u, b = self.solve(f, w * z)
             return u, b, f
-        lam_r = self.reduced.lambdas(thetas[1:])
-        r1 = self.first.rows[:, 0] * lam[0][0, 0]                 # Z1 Lambda1, one entry per observation
+        r1 = lam[2][:, 0]                                       # Z1 Lambda1, one entry per observation
         M1 = w * r1 * r1 + 1
         w_r = w / M1
         f = self.reduced.factorize(lam_r, w_r, with_beta)
@@ -326,6 +328,7 @@ class PIRLS(PenalizedWeightedLS):
         theta = np.asarray(theta, dtype=float)
         thetas = self.design.split_theta(theta)
         lam = self.lambdas(thetas)
+        lam_r = None if self.reduced is None else self.reduced.lambdas(thetas[1:])
         eta = np.asarray(eta_start, dtype=float)
         u = np.zeros(self.q1 + self.qr)
         b = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
@@ -337,7 +340,7 @@ class PIRLS(PenalizedWeightedLS):
             mu_eta = fam.mu_eta(eta)
             sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
             z = eta - base + (y - mu) / mu_eta
-            u, b_new, f = self._weighted_step(thetas, lam, sqrtw**2, z, with_beta)
+            u, b_new, f = self._weighted_step(lam, lam_r, sqrtw**2, z, with_beta)
             if with_beta:
                 b = b_new
             eta = self.linear_predictor(lam, u, self.offset + self.X @ b if with_beta else base)
