@@ -282,6 +282,8 @@ class PIRLS(PenalizedWeightedLS):
         self.offset = np.zeros(self.n) if response.offset is None else response.offset
         self.reduced = (PenalizedWeightedLS(self.rest, self.X)
                         if self.rest and is_observation_level(self.first) else None)
+        self._dev_resid = family.dev_resid_given(response.y, response.wt)
+        self._minus_two_loglik = family.minus_two_loglik_given(response.y, response.wt, response.n)
         self.state = None
 
     def factor(self, theta, sqrtw, with_beta):
@@ -315,7 +317,7 @@ class PIRLS(PenalizedWeightedLS):
 
     def penalized_deviance(self, mu, u):
         """``sum(dev_resid) + |u|^2`` at the mean mu."""
-        return self.family.dev_resid(self.resp.y, mu, self.resp.wt).sum() + u @ u
+        return self._dev_resid(mu).sum() + u @ u
 
     def run(self, theta, beta=None, eta_start=None):
         """PIRLS at theta: the conditional modes u, and beta too when ``beta`` is None.
@@ -373,9 +375,7 @@ class PIRLS(PenalizedWeightedLS):
 
     def laplace(self, state):
         """lme4's Laplace deviance: ``-2 log p(y | u) + |u|^2 + log|L|^2``."""
-        r = self.resp
-        return (self.family.minus_two_loglik(r.y, state["mu"], r.wt, r.n) + state["u"] @ state["u"]
-                + state["ldL2"])
+        return self._minus_two_loglik(state["mu"]) + state["u"] @ state["u"] + state["ldL2"]
 
     def agq(self, state, nodes, weights):
         """lme4's adaptive Gauss-Hermite deviance for one scalar term (see the module docstring)."""
@@ -383,11 +383,10 @@ class PIRLS(PenalizedWeightedLS):
         codes, levels = self.codes1, self.first.n_levels
         fixed = self.offset + self.X @ beta
         rows = self.first.rows[:, 0] * theta[0]
-        r = self.resp
 
         def group_deviance(u):
             mu = self.family.linkinv(fixed + rows * u[codes])
-            return np.bincount(codes, self.family.dev_resid(r.y, mu, r.wt), levels) + u**2
+            return np.bincount(codes, self._dev_resid(mu), levels) + u**2
 
         devc0 = group_deviance(u0)
         sd = 1 / state["factor"]["L1"][:, 0, 0]
