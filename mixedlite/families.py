@@ -51,6 +51,11 @@ def _ylogy_given(y):
 # ---------------------------------------------------------------- links (R's make.link)
 
 
+def _clamp(eta, bound):
+    """``np.clip(eta, -bound, bound)``, without clip's dispatch (PIRLS calls it at every step)."""
+    return np.minimum(np.maximum(eta, -bound), bound)
+
+
 class Link:
     """``eta = linkfun(mu)``, ``mu = linkinv(eta)`` and ``mu_eta = d mu / d eta``."""
 
@@ -66,11 +71,11 @@ class Logit(Link):
         return np.log(mu / (1 - mu))
 
     def linkinv(self, eta):
-        t = np.where(eta < -THRESH, EPS, np.where(eta > THRESH, INVEPS, np.exp(np.clip(eta, -THRESH, THRESH))))
+        t = np.where(eta < -THRESH, EPS, np.where(eta > THRESH, INVEPS, np.exp(_clamp(eta, THRESH))))
         return t / (1 + t)
 
     def mu_eta(self, eta):
-        e = np.exp(np.clip(eta, -THRESH, THRESH))
+        e = np.exp(_clamp(eta, THRESH))
         return np.where(np.abs(eta) > THRESH, EPS, e / (1 + e) ** 2)
 
 

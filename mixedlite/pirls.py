@@ -164,7 +164,7 @@ class PenalizedWeightedLS:
         for a in range(p1):
             for c in range(a + 1):
                 M1[:, a, c] = M1[:, c, a] = np.bincount(self.codes1, w * R1[:, a] * R1[:, c], levels)
-        M1 += np.eye(p1)
+        M1.reshape(levels, -1)[:, :: p1 + 1] += 1.0
         L1 = np.linalg.cholesky(M1) if p1 > 1 else np.sqrt(M1)
         blocks_S = []                                           # rows of S and of B: [u_rest, beta]
         if self.rest:
@@ -237,7 +237,8 @@ class PenalizedWeightedLS:
         """Solve the factored problem for the right-hand side ``[Z Lambda, X]' wz``: ``(u, beta)``."""
         L1, E, R, R1, m = f["L1"], f["E"], f["R"], f["R1"], f["m"]
         p1, levels = self.first.p, self.first.n_levels
-        r1 = np.stack([np.bincount(self.codes1, R1[:, a] * wz, levels) for a in range(p1)], axis=1)
+        r1 = (np.bincount(self.codes1, R1[:, 0] * wz, levels)[:, None] if p1 == 1
+              else np.stack([np.bincount(self.codes1, R1[:, a] * wz, levels) for a in range(p1)], axis=1))
         c1 = np.linalg.solve(L1, r1[:, :, None])[:, :, 0] if p1 > 1 else r1 / L1[:, :, 0]
         x2 = np.zeros(0)
         if m:
@@ -248,7 +249,7 @@ class PenalizedWeightedLS:
             if f["with_beta"]:
                 parts.append(self.X.T @ wz)
             r2 = np.concatenate(parts) - E.reshape(-1, m).T @ c1.ravel()
-            x2 = la.cho_solve((R, True), r2, check_finite=False)
+            x2, _ = la.lapack.dpotrs(R, r2, lower=1)                # cho_solve without its checks
             c1 = c1 - E @ x2
         x1 = (np.linalg.solve(L1.transpose(0, 2, 1), c1[:, :, None])[:, :, 0] if p1 > 1
               else c1 / L1[:, :, 0])
