@@ -37,15 +37,11 @@ PROBIT_THRESH = -stats.norm.ppf(EPS)  # R's probit link clamps eta to +-8.1
 
 
 def _ylogy_given(y):
-    """``mu -> y log(y / mu)``, with 0 for y = 0."""
+    """``mu -> y log(y / mu)``, with 0 for y = 0 (mu > 0: the links keep it there)."""
     y = np.asarray(y, dtype=float)
     positive = y > 0
     y_or_one = np.where(positive, y, 1.0)
-
-    def ylogy(mu):
-        with np.errstate(divide="ignore", invalid="ignore"):   # where y = 0 the logarithm is not used
-            return np.where(positive, y * np.log(y_or_one / mu), 0.0)
-    return ylogy
+    return lambda mu: np.where(positive, y * np.log(y_or_one / mu), 0.0)
 
 
 # ---------------------------------------------------------------- links (R's make.link)
@@ -245,11 +241,7 @@ class Poisson(Family):
     def dev_resid_given(self, y, wt):
         positive = y > 0
         y_or_one = np.where(positive, y, 1.0)
-
-        def dev_resid(mu):
-            with np.errstate(divide="ignore", invalid="ignore"):   # where y = 0 the logarithm is not used
-                return 2 * np.where(positive, wt * (y * np.log(y_or_one / mu) - (y - mu)), mu * wt)
-        return dev_resid
+        return lambda mu: 2 * np.where(positive, wt * (y * np.log(y_or_one / mu) - (y - mu)), mu * wt)
 
     def minus_two_loglik_given(self, y, wt, n):
         """R's ``poisson()$aic``: ``-2 sum wt log dpois(y, mu)``."""
