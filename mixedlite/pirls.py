@@ -134,21 +134,19 @@ class PenalizedWeightedLS:
             Lr = lambda_matrix(self.rest, thetas[1:])
         return T1, Lr, self.first.rows @ T1
 
-    def b_from_u(self, lam, u):
-        """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
-        T1, Lr, _ = lam
-        b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
-        return np.concatenate([b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]])
-
     def linear_predictor(self, lam, u, fixed):
-        """``eta = fixed + Z Lambda u``, ``fixed`` being ``offset + X beta``."""
-        b = self.b_from_u(lam, u)
-        b1 = b[: self.q1]
+        """``eta = fixed + Z Lambda u``, ``fixed`` being ``offset + X beta``: ``b = Lambda u`` is the leading
+        term's blocks of u times T1 and the others' times Lambda_r."""
+        T1, Lr, _ = lam
+        u1, ur = u[: self.q1], u[self.q1:]
         if self.first.p == 1:
-            eta = fixed + self.first.rows[:, 0] * b1[self.codes1]
+            eta = fixed + self.first.rows[:, 0] * (u1 * T1[0, 0])[self.codes1]
         else:
+            b1 = (u1.reshape(-1, self.first.p) @ T1.T).ravel()
             eta = fixed + np.sum(self.first.rows * b1[self.idx1], axis=1)
-        return eta + self.Zr @ b[self.q1:] if self.rest else eta
+        if not self.rest:
+            return eta
+        return eta + self.Zr @ (Lr * ur if isinstance(Lr, np.ndarray) else Lr @ ur)
 
     # ------------------------------------------------------------ one weighted solve
 
