@@ -271,7 +271,9 @@ class PIRLS(PenalizedWeightedLS):
     cross-product of the other columns with the weights ``W / M1``.  So the other terms (and
     beta) are solved as a model of their own with those weights, and u1 follows observation by
     observation: ``u1 = Z1 Lambda1 W (z - Z_r Lambda_r u_r - X beta) / M1``, with
-    ``log|L|^2 = sum(log M1) + log|L_r|^2``.  The same numbers, without the large Schur product.
+    ``log|L|^2 = sum(log M1) + log|L_r|^2``.  The same numbers up to rounding (a little closer to a
+    long-double solve: the weights W / M1 avoid the cancellation in ``S - E'E``), without the large
+    Schur product.  ``state["factor"]`` is then ``{M1, reduced}``, the reduced problem's factorisation.
     """
 
     def __init__(self, design, response, family, tol=PIRLS_TOL):
@@ -308,6 +310,7 @@ class PIRLS(PenalizedWeightedLS):
         return np.concatenate([u1, u_r]), b, dict(M1=M1, reduced=f)
 
     def _log_det(self, f):
+        """``log|L|^2`` of a step's factorisation (``_weighted_step``)."""
         if self.reduced is None:
             return self.log_det(f)
         return np.log(f["M1"]).sum() + self.reduced.log_det(f["reduced"])
