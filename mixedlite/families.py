@@ -8,6 +8,10 @@ A family gives, for the conditional distribution of y given the random effects,
 * ``minus_two_loglik``: ``-2 log p(y | mu)`` with every constant (R's ``family$aic``), which is
   what lme4's Laplace approximation adds to ``|u|^2 + log|L|^2``.
 
+PIRLS evaluates the last two for one response at many means: ``dev_resid_given(y, wt)`` and
+``minus_two_loglik_given(y, wt, n)`` return them as functions of mu, with what depends on the
+data alone (logarithms of y, binomial coefficients, log y!) computed once.
+
 Families and their links (R's ``binomial(link = )``, ``poisson(link = )``, ``MASS::negative.binomial``):
 
 =================  ========================  ====================================
@@ -32,16 +36,20 @@ INVEPS = 1 / EPS
 PROBIT_THRESH = -stats.norm.ppf(EPS)  # R's probit link clamps eta to +-8.1
 
 
-def _ylogy(y, mu):
-    """``y log(y / mu)``, with 0 for y = 0."""
+def _ylogy_given(y):
+    """``mu -> y log(y / mu)``, with 0 for y = 0 (mu > 0: the links keep it there)."""
     y = np.asarray(y, dtype=float)
-    out = np.zeros_like(y)
     positive = y > 0
-    out[positive] = y[positive] * np.log(y[positive] / mu[positive])
-    return out
+    y_or_one = np.where(positive, y, 1.0)
+    return lambda mu: np.where(positive, y * np.log(y_or_one / mu), 0.0)
 
 
 # ---------------------------------------------------------------- links (R's make.link)
+
+
+def _clamp(eta, bound):
+    """``np.clip(eta, -bound, bound)``, without clip's dispatch (PIRLS calls it at every step)."""
+    return np.minimum(np.maximum(eta, -bound), bound)
 
 
 class Link:
@@ -59,11 +67,11 @@ class Logit(Link):
         return np.log(mu / (1 - mu))
 
     def linkinv(self, eta):
-        t = np.where(eta < -THRESH, EPS, np.where(eta > THRESH, INVEPS, np.exp(np.clip(eta, -THRESH, THRESH))))
+        t = np.where(eta < -THRESH, EPS, np.where(eta > THRESH, INVEPS, np.exp(_clamp(eta, THRESH))))
         return t / (1 + t)
 
     def mu_eta(self, eta):
-        e = np.exp(np.clip(eta, -THRESH, THRESH))
+        e = np.exp(_clamp(eta, THRESH))
         return np.where(np.abs(eta) > THRESH, EPS, e / (1 + e) ** 2)
 
 
@@ -172,6 +180,14 @@ class Family:
     def mu_eta(self, eta):
         return self._link.mu_eta(eta)
 
+    def dev_resid(self, y, mu, wt):
+        """Deviance residuals: ``sum(dev_resid)`` is the deviance of a GLM with mean mu."""
+        return self.dev_resid_given(y, wt)(mu)
+
+    def minus_two_loglik(self, y, mu, wt, n):
+        """``-2 log p(y | mu)`` with every constant (R's ``family$aic``); n: trials of a cbind response."""
+        return self.minus_two_loglik_given(y, wt, n)(mu)
+
     def __repr__(self):
         return f"{self.name}({self.link})"
 
@@ -184,19 +200,25 @@ class Binomial(Family):
     def variance(self, mu):
         return mu * (1 - mu)
 
-    def dev_resid(self, y, mu, wt):
-        return 2 * wt * (_ylogy(y, mu) + _ylogy(1 - y, 1 - mu))
+    def dev_resid_given(self, y, wt):
+        successes, failures = _ylogy_given(y), _ylogy_given(1 - y)
+        return lambda mu: 2 * wt * (successes(mu) + failures(1 - mu))
 
-    def minus_two_loglik(self, y, mu, wt, n):
+    def minus_two_loglik_given(self, y, wt, n):
         """R's ``binomial()$aic``: ``-2 sum log dbinom(round(m y), round(m), mu)``, m trials."""
         m = n if np.any(n > 1) else wt
         k, m_int = np.round(m * y), np.round(m)
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(m > 0, wt / m, 0.0)
             log_choose = gammaln(m_int + 1) - gammaln(k + 1) - gammaln(m_int - k + 1)
-            logp = (log_choose + np.where(k > 0, k * np.log(mu), 0.0)
-                    + np.where(m_int - k > 0, (m_int - k) * np.log1p(-mu), 0.0))
-        return -2 * np.sum(scale * logp)
+        some, fail = k > 0, m_int - k > 0
+
+        def minus_two_loglik(mu):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logp = (log_choose + np.where(some, k * np.log(mu), 0.0)
+                        + np.where(fail, (m_int - k) * np.log1p(-mu), 0.0))
+            return -2 * np.sum(scale * logp)
+        return minus_two_loglik
 
     def mustart(self, y, wt):
         return (wt * y + 0.5) / (wt + 1)
@@ -216,15 +238,15 @@ class Poisson(Family):
     def variance(self, mu):
         return mu
 
-    def dev_resid(self, y, mu, wt):
-        r = mu * wt
+    def dev_resid_given(self, y, wt):
         positive = y > 0
-        r[positive] = (wt * (y * np.log(np.where(positive, y, 1.0) / mu) - (y - mu)))[positive]
-        return 2 * r
+        y_or_one = np.where(positive, y, 1.0)
+        return lambda mu: 2 * np.where(positive, wt * (y * np.log(y_or_one / mu) - (y - mu)), mu * wt)
 
-    def minus_two_loglik(self, y, mu, wt, n):
+    def minus_two_loglik_given(self, y, wt, n):
         """R's ``poisson()$aic``: ``-2 sum wt log dpois(y, mu)``."""
-        return -2 * np.sum(wt * (y * np.log(mu) - mu - gammaln(y + 1)))
+        log_factorial = gammaln(y + 1)
+        return lambda mu: -2 * np.sum(wt * (y * np.log(mu) - mu - log_factorial))
 
     def mustart(self, y, wt):
         return y + 0.1
@@ -252,13 +274,14 @@ class NegativeBinomial(Poisson):
     def variance(self, mu):
         return mu + mu**2 / self.theta
 
-    def dev_resid(self, y, mu, wt):
+    def dev_resid_given(self, y, wt):
         """``2 wt (y log(y / mu) - (y + theta) log((y + theta) / (mu + theta)))`` (MASS), the second
         logarithm as ``log1p`` so that a large theta (nearly Poisson counts) loses no digits."""
         th = self.theta
-        return 2 * wt * (y * np.log(np.maximum(1, y) / mu) - (y + th) * np.log1p((y - mu) / (mu + th)))
+        y_or_one, y_theta = np.maximum(1, y), y + th
+        return lambda mu: 2 * wt * (y * np.log(y_or_one / mu) - y_theta * np.log1p((y - mu) / (mu + th)))
 
-    def minus_two_loglik(self, y, mu, wt, n):
+    def minus_two_loglik_given(self, y, wt, n):
         """MASS's ``negative.binomial(theta)$aic``: ``-2 sum wt log dnbinom(y, size = theta, mu = mu)``.
 
         Written as ``(y + theta) log(1 + mu / theta) - y log mu + log y! - A`` with
@@ -268,8 +291,8 @@ class NegativeBinomial(Poisson):
         th = self.theta
         counts = np.round(y).astype(int)
         A = np.r_[0.0, np.cumsum(np.log1p(np.arange(counts.max(initial=0)) / th))][counts]
-        term = (y + th) * np.log1p(mu / th) - y * np.log(mu) + gammaln(y + 1) - A
-        return 2 * np.sum(term * wt)
+        y_theta, log_factorial = y + th, gammaln(y + 1)
+        return lambda mu: 2 * np.sum((y_theta * np.log1p(mu / th) - y * np.log(mu) + log_factorial - A) * wt)
 
     def mustart(self, y, wt):
         return y + (y == 0) / 6

@@ -27,8 +27,10 @@ Linear algebra: the random-effects term with most levels comes first, so its blo
 ``Lambda' Z' W Z Lambda + I`` is block diagonal (one p x p block per level) and is factored
 level by level; the other terms (and beta, in stage 1) form a small dense Schur complement.
 The coupling of the first term with the others is sparse and only its nonzero blocks are formed;
-when the first term is observation-level (``(1 | obs)``, one level per row) the product E' E of
-the Schur complement is summed over the pairs of nonzeros of E instead of a dense product.
+where E (the coupling divided by the first term's factor) is sparse, the product E' E of the Schur
+complement is summed over the pairs of nonzeros of E instead of a dense product.  An
+observation-level first term (``(1 | obs)``, one level per row, for overdispersion) is eliminated
+from PIRLS's steps altogether: the other terms are solved with reweighted observations (:class:`PIRLS`).
 """
 import numpy as np
 import scipy.linalg as la
@@ -45,30 +47,27 @@ class PIRLSError(RuntimeError):
     """PIRLS did not find the conditional modes."""
 
 
-class PIRLS:
-    """Penalized iteratively reweighted least squares for one model and one response.
+class PenalizedWeightedLS:
+    """One PIRLS step's penalized weighted least squares, for a list of random-effects terms.
 
-    ``run(theta, beta)`` finds the conditional modes u (and, when ``beta`` is None, beta
-    too: lme4's nAGQ=0 step).  It keeps the last solution in ``self.state``.
+    Solves ``([Z Lambda, X]' W [Z Lambda, X] + diag(I, 0)) [u; beta] = [Z Lambda, X]' W z`` (the
+    columns of X only when beta is estimated inside PIRLS) by blocks: the diagonal blocks of the
+    leading term (one p x p block per level), then a small dense Schur complement for the other
+    terms and beta.  ``lam``, as :meth:`lambdas` returns it, is ``(T1, Lambda_r, Z1 Lambda1)``: what
+    depends on theta alone, formed once per PIRLS run.
     """
 
-    def __init__(self, design, response, family, tol=PIRLS_TOL):
-        self.design, self.resp, self.family, self.tol = design, response, family, tol
-        self.X = design.X.to_numpy(dtype=float)
-        self.n, self.p = self.X.shape
-        terms = design.terms
+    def __init__(self, terms, X):
+        self.X = X
+        self.n, self.p = X.shape
         self.first, self.rest = terms[0], terms[1:]
         self.q1 = self.first.q
         self.qr = sum(t.q for t in self.rest)
         self.Zr = (sp.hstack([t.Z() for t in self.rest], format="csr") if self.rest
                    else sp.csr_matrix((self.n, 0)))
         self.ZrT = self.Zr.T.tocsr()                              # formed once: PIRLS multiplies by it twice a step
-        self.Z = sp.hstack([self.first.Z(), self.Zr], format="csr")
-        self._last_lambdas = None
-        self.offset = np.zeros(self.n) if response.offset is None else response.offset
         self._scalar_rest = all(t.p == 1 for t in self.rest)
         self._index_products()
-        self.state = None
 
     def _index_products(self):
         """Where each observation's products land in ``Z_r' W Z_r`` and ``Z_r' W Z_1``.
@@ -123,53 +122,47 @@ class PIRLS:
 
     # ------------------------------------------------------------ Lambda
 
-    def lambdas(self, theta):
-        """T of the leading term and Lambda of the others (a vector when all are scalar, else sparse)."""
-        theta = np.asarray(theta, dtype=float)
-        if self._last_lambdas is not None and np.array_equal(self._last_lambdas[0], theta):
-            return self._last_lambdas[1]                        # PIRLS asks three times a step at one theta
-        thetas = self.design.split_theta(theta)
+    def lambdas(self, thetas):
+        """T1 of the leading term, Lambda_r of the others (a vector when all are scalar, else sparse) and
+        the rows of Z1 Lambda1 (n, p1), from one theta per term."""
         T1 = self.first.factor(thetas[0])
         if not self.rest:
-            out = T1, np.zeros(0)
+            Lr = np.zeros(0)
         elif self._scalar_rest:
-            out = T1, np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
+            Lr = np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas[1:])])
         else:
-            out = T1, lambda_matrix(self.rest, thetas[1:])
-        self._last_lambdas = (theta.copy(), out)
-        return out
+            Lr = lambda_matrix(self.rest, thetas[1:])
+        return T1, Lr, self.first.rows @ T1
 
-    def b_from_u(self, theta, u):
-        """``b = Lambda u``: the leading term's blocks times T1, the others times Lambda_r."""
-        T1, Lr = self.lambdas(theta)
-        b1 = (u[: self.q1].reshape(-1, self.first.p) @ T1.T).ravel()
-        return np.concatenate([b1, Lr * u[self.q1:] if isinstance(Lr, np.ndarray) else Lr @ u[self.q1:]])
-
-    def linear_predictor(self, theta, u, beta, fixed=None):
-        """``eta = offset + X beta + Z Lambda u``; ``fixed`` is ``offset + X beta`` when already known."""
-        b = self.b_from_u(theta, u)
-        b1 = b[: self.q1]
-        fixed = self.offset + self.X @ beta if fixed is None else fixed
-        eta = fixed + np.sum(self.first.rows * b1[self.idx1], axis=1)
-        return eta + self.Zr @ b[self.q1:] if self.rest else eta
+    def linear_predictor(self, lam, u, fixed):
+        """``eta = fixed + Z Lambda u``, ``fixed`` being ``offset + X beta``: ``b = Lambda u`` is the leading
+        term's blocks of u times T1 and the others' times Lambda_r."""
+        T1, Lr, _ = lam
+        u1, ur = u[: self.q1], u[self.q1:]
+        if self.first.p == 1:
+            eta = fixed + self.first.rows[:, 0] * (u1 * T1[0, 0])[self.codes1]
+        else:
+            b1 = (u1.reshape(-1, self.first.p) @ T1.T).ravel()
+            eta = fixed + np.sum(self.first.rows * b1[self.idx1], axis=1)
+        if not self.rest:
+            return eta
+        return eta + self.Zr @ (Lr * ur if isinstance(Lr, np.ndarray) else Lr @ ur)
 
     # ------------------------------------------------------------ one weighted solve
 
-    def factor(self, theta, sqrtw, with_beta):
-        """Cholesky pieces of ``[Z Lambda, X]' W [Z Lambda, X] + diag(I, 0)`` at theta.
+    def factorize(self, lam, w, with_beta):
+        """Cholesky pieces of ``[Z Lambda, X]' W [Z Lambda, X] + diag(I, 0)`` for the weights w.
 
         The leading term's diagonal blocks M1 = L1 L1' (one per level), E = L1^-1 B' for
         the coupling B of the other columns with it, and R R' = S, the Schur complement.
         """
-        T1, Lr = self.lambdas(theta)
+        T1, Lr, R1 = lam
         first, p1, levels = self.first, self.first.p, self.first.n_levels
-        w = sqrtw**2
-        R1 = first.rows @ T1                                    # rows of Z1 Lambda1, (n, p1)
         M1 = np.empty((levels, p1, p1))
         for a in range(p1):
             for c in range(a + 1):
                 M1[:, a, c] = M1[:, c, a] = np.bincount(self.codes1, w * R1[:, a] * R1[:, c], levels)
-        M1 += np.eye(p1)
+        M1.reshape(levels, -1)[:, :: p1 + 1] += 1.0
         L1 = np.linalg.cholesky(M1) if p1 > 1 else np.sqrt(M1)
         blocks_S = []                                           # rows of S and of B: [u_rest, beta]
         if self.rest:
@@ -238,12 +231,12 @@ class PIRLS:
             product[qr:, qr:] = E2[:, qr:].T @ E2[:, qr:]
         return product
 
-    def solve(self, f, sqrtw, z):
-        """Solve the penalized weighted least-squares problem for the working response z."""
+    def solve(self, f, wz):
+        """Solve the factored problem for the right-hand side ``[Z Lambda, X]' wz``: ``(u, beta)``."""
         L1, E, R, R1, m = f["L1"], f["E"], f["R"], f["R1"], f["m"]
         p1, levels = self.first.p, self.first.n_levels
-        wz = sqrtw**2 * z
-        r1 = np.stack([np.bincount(self.codes1, R1[:, a] * wz, levels) for a in range(p1)], axis=1)
+        r1 = (np.bincount(self.codes1, R1[:, 0] * wz, levels)[:, None] if p1 == 1
+              else np.stack([np.bincount(self.codes1, R1[:, a] * wz, levels) for a in range(p1)], axis=1))
         c1 = np.linalg.solve(L1, r1[:, :, None])[:, :, 0] if p1 > 1 else r1 / L1[:, :, 0]
         x2 = np.zeros(0)
         if m:
@@ -254,22 +247,79 @@ class PIRLS:
             if f["with_beta"]:
                 parts.append(self.X.T @ wz)
             r2 = np.concatenate(parts) - E.reshape(-1, m).T @ c1.ravel()
-            x2 = la.cho_solve((R, True), r2, check_finite=False)
+            x2, _ = la.lapack.dpotrs(R, r2, lower=1)                # cho_solve without its checks
             c1 = c1 - E @ x2
         x1 = (np.linalg.solve(L1.transpose(0, 2, 1), c1[:, :, None])[:, :, 0] if p1 > 1
               else c1 / L1[:, :, 0])
         return np.concatenate([x1.ravel(), x2[: self.qr]]), x2[self.qr:]
 
-    @staticmethod
-    def log_det_L(f, qr):
+    def log_det(self, f):
+        """``log|L|^2`` of the random-effects rows (the beta rows of R are not part of it)."""
         return (2 * np.log(np.diagonal(f["L1"], axis1=1, axis2=2)).sum()
-                + 2 * np.log(np.diag(f["R"])[:qr]).sum())
+                + 2 * np.log(np.diag(f["R"])[: self.qr]).sum())
+
+
+class PIRLS(PenalizedWeightedLS):
+    """Penalized iteratively reweighted least squares for one model and one response.
+
+    ``run(theta, beta)`` finds the conditional modes u (and, when ``beta`` is None, beta
+    too: lme4's nAGQ=0 step).  It keeps the last solution in ``self.state``.
+
+    An observation-level leading term (``(1 | obs)``: one observation per level) is eliminated
+    from each step's least squares: its block of the cross-product matrix is diagonal,
+    ``M1 = 1 + W (Z1 Lambda1)^2`` one entry per observation, and its Schur complement is the
+    cross-product of the other columns with the weights ``W / M1``.  So the other terms (and
+    beta) are solved as a model of their own with those weights, and u1 follows observation by
+    observation: ``u1 = Z1 Lambda1 W (z - Z_r Lambda_r u_r - X beta) / M1``, with
+    ``log|L|^2 = sum(log M1) + log|L_r|^2``.  The same numbers up to rounding (a little closer to a
+    long-double solve: the weights W / M1 avoid the cancellation in ``S - E'E``), without the large
+    Schur product.  ``state["factor"]`` is then ``{M1, reduced}``, the reduced problem's factorisation.
+    """
+
+    def __init__(self, design, response, family, tol=PIRLS_TOL):
+        super().__init__(design.terms, design.X.to_numpy(dtype=float))
+        self.design, self.resp, self.family, self.tol = design, response, family, tol
+        self.Z = sp.hstack([self.first.Z(), self.Zr], format="csr")
+        self.offset = np.zeros(self.n) if response.offset is None else response.offset
+        self.reduced = (PenalizedWeightedLS(self.rest, self.X)
+                        if self.rest and is_observation_level(self.first) else None)
+        self._dev_resid = family.dev_resid_given(response.y, response.wt)
+        self._minus_two_loglik = family.minus_two_loglik_given(response.y, response.wt, response.n)
+        self.state = None
+
+    def factor(self, theta, sqrtw, with_beta):
+        """The blockwise factorisation at theta for the working weights ``sqrtw**2`` (all terms)."""
+        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
+        return self.factorize(self.lambdas(thetas), sqrtw**2, with_beta)
+
+    def _weighted_step(self, lam, lam_r, w, z, with_beta):
+        """One step's penalized weighted least squares: ``(u, beta, factorisation)``; ``lam_r``: the
+        :meth:`lambdas` of the other terms when the observation-level term is eliminated."""
+        if self.reduced is None:
+            f = self.factorize(lam, w, with_beta)
+            u, b = self.solve(f, w * z)
+            return u, b, f
+        r1 = lam[2][:, 0]                                       # Z1 Lambda1, one entry per observation
+        M1 = w * r1 * r1 + 1
+        w_r = w / M1
+        f = self.reduced.factorize(lam_r, w_r, with_beta)
+        u_r, b = self.reduced.solve(f, w_r * z)
+        fitted = self.reduced.linear_predictor(lam_r, u_r, self.X @ b if with_beta else 0.0)
+        u1 = np.empty(self.q1)
+        u1[self.codes1] = r1 * w * (z - fitted) / M1
+        return np.concatenate([u1, u_r]), b, dict(M1=M1, reduced=f)
+
+    def _log_det(self, f):
+        """``log|L|^2`` of a step's factorisation (``_weighted_step``)."""
+        if self.reduced is None:
+            return self.log_det(f)
+        return np.log(f["M1"]).sum() + self.reduced.log_det(f["reduced"])
 
     # ------------------------------------------------------------ the iterations
 
     def penalized_deviance(self, mu, u):
         """``sum(dev_resid) + |u|^2`` at the mean mu."""
-        return self.family.dev_resid(self.resp.y, mu, self.resp.wt).sum() + u @ u
+        return self._dev_resid(mu).sum() + u @ u
 
     def run(self, theta, beta=None, eta_start=None):
         """PIRLS at theta: the conditional modes u, and beta too when ``beta`` is None.
@@ -280,6 +330,9 @@ class PIRLS:
         fam, y, wt = self.family, self.resp.y, self.resp.wt
         with_beta = beta is None
         theta = np.asarray(theta, dtype=float)
+        thetas = self.design.split_theta(theta)
+        lam = self.lambdas(thetas)
+        lam_r = None if self.reduced is None else self.reduced.lambdas(thetas[1:])
         eta = np.asarray(eta_start, dtype=float)
         u = np.zeros(self.q1 + self.qr)
         b = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
@@ -291,11 +344,10 @@ class PIRLS:
             mu_eta = fam.mu_eta(eta)
             sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
             z = eta - base + (y - mu) / mu_eta
-            f = self.factor(theta, sqrtw, with_beta)
-            u, b_new = self.solve(f, sqrtw, z)
+            u, b_new, f = self._weighted_step(lam, lam_r, sqrtw**2, z, with_beta)
             if with_beta:
                 b = b_new
-            eta = self.linear_predictor(theta, u, b, None if with_beta else base)
+            eta = self.linear_predictor(lam, u, self.offset + self.X @ b if with_beta else base)
             mu = fam.linkinv(eta)
             pdev = self.penalized_deviance(mu, u)
             if not np.isfinite(pdev):
@@ -304,7 +356,7 @@ class PIRLS:
                 for _ in range(10):
                     u = (u + old[0]) / 2
                     b = (b + old[1]) / 2 if with_beta else b
-                    eta = self.linear_predictor(theta, u, b, None if with_beta else base)
+                    eta = self.linear_predictor(lam, u, self.offset + self.X @ b if with_beta else base)
                     mu = fam.linkinv(eta)
                     pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:
@@ -318,16 +370,14 @@ class PIRLS:
         if not converged:
             raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
         self.state = dict(theta=theta, u=u, beta=b, eta=eta, mu=mu, factor=f, with_beta=with_beta,
-                          ldL2=self.log_det_L(f, self.qr), sqrtw=sqrtw)
+                          ldL2=self._log_det(f), sqrtw=sqrtw)
         return self.state
 
     # ------------------------------------------------------------ deviances
 
     def laplace(self, state):
         """lme4's Laplace deviance: ``-2 log p(y | u) + |u|^2 + log|L|^2``."""
-        r = self.resp
-        return (self.family.minus_two_loglik(r.y, state["mu"], r.wt, r.n) + state["u"] @ state["u"]
-                + state["ldL2"])
+        return self._minus_two_loglik(state["mu"]) + state["u"] @ state["u"] + state["ldL2"]
 
     def agq(self, state, nodes, weights):
         """lme4's adaptive Gauss-Hermite deviance for one scalar term (see the module docstring)."""
@@ -335,11 +385,10 @@ class PIRLS:
         codes, levels = self.codes1, self.first.n_levels
         fixed = self.offset + self.X @ beta
         rows = self.first.rows[:, 0] * theta[0]
-        r = self.resp
 
         def group_deviance(u):
             mu = self.family.linkinv(fixed + rows * u[codes])
-            return np.bincount(codes, self.family.dev_resid(r.y, mu, r.wt), levels) + u**2
+            return np.bincount(codes, self._dev_resid(mu), levels) + u**2
 
         devc0 = group_deviance(u0)
         sd = 1 / state["factor"]["L1"][:, 0, 0]
@@ -353,9 +402,7 @@ class PIRLS:
 
     def conditional_variances(self, state):
         """Diagonal blocks of ``Lambda (Lambda' Z' W Z Lambda + I)^-1 Lambda'`` per term (lme4's condVar)."""
-        f = state["factor"]
-        if state["with_beta"]:
-            f = self.factor(state["theta"], state["sqrtw"], with_beta=False)
+        f = self.factor(state["theta"], state["sqrtw"], with_beta=False)
         L1, E, R, T1 = f["L1"], f["E"], f["R"], f["T1"]
         L1_inv = np.linalg.inv(L1)
         M1_inv = L1_inv.transpose(0, 2, 1) @ L1_inv
@@ -374,6 +421,11 @@ class PIRLS:
             out.append(rest_cov[idx[:, :, None], idx[:, None, :]])
             start += term.q
         return out
+
+
+def is_observation_level(term):
+    """A scalar term with one observation per level, such as ``(1 | obs)`` for overdispersion."""
+    return term.p == 1 and term.n_levels == len(term.codes) and np.bincount(term.codes).max() == 1
 
 
 def gauss_hermite(k):

@@ -2,6 +2,8 @@
 
 * With an observation-level term first (``(1 | INDEX)`` on grouseticks: 403 levels, one per row), E' E in
   the Schur complement is summed over the pairs of nonzeros of E; it must equal the dense product.
+* An observation-level first term is eliminated from each PIRLS step (other terms reweighted by
+  W / (1 + W (Z1 Lambda1)^2)); the Laplace deviance and the modes must be those of factoring every term.
 * A Nelder-Mead restart that lowers the deviance by less than ``glmm.SAME_OPTIMUM`` ends the restarts.
 * lmer's ``SandwichMap`` (InstEval's ``W'Z1 G Z1'W``) pairs each entry only with those below it for a
   scalar first term; it must give the lower triangle of the dense product.
@@ -55,6 +57,23 @@ def test_sparse_schur_product_with_a_vector_first_term():
         f = pirls.factor(np.array([0.8, 0.3, 0.5, 0.7]), sqrtw, with_beta)
         E2 = f["E"].reshape(-1, f["m"])
         np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("with_beta", [False, True])
+def test_eliminating_the_observation_level_term_gives_the_blockwise_numbers(with_beta):
+    """PIRLS solves grouseticks' other terms with the weights W / (1 + W (Z1 Lambda1)^2) and recovers
+    u1 per observation; the Laplace deviance, the modes and beta are those of factoring all terms."""
+    eliminated = grouseticks_pirls()
+    blockwise = grouseticks_pirls()
+    assert eliminated.reduced is not None
+    blockwise.reduced = None
+    theta, beta = np.array([0.54, 0.75, 0.53]), np.array([11.4, 1.18, -0.98, -0.024])
+    eta0 = np.log(eliminated.resp.y + 0.5)
+    fast = eliminated.run(theta, None if with_beta else beta, eta0)
+    slow = blockwise.run(theta, None if with_beta else beta, eta0)
+    assert eliminated.laplace(fast) == pytest.approx(blockwise.laplace(slow), rel=1e-12)
+    np.testing.assert_allclose(fast["u"], slow["u"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast["beta"], slow["beta"], rtol=1e-10)
 
 
 def test_the_dense_schur_product_is_kept_for_small_models():

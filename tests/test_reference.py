@@ -51,6 +51,7 @@ def simulated(seed=11, n=240):
     d["trials"] = rng.integers(1, 6, n)
     d["successes"] = rng.binomial(d.trials, 1 / (1 + np.exp(-eta)))
     d["proportion"] = d.successes / d.trials
+    d["obs"] = "o" + d.index.astype(str)
     return d
 
 
@@ -166,6 +167,8 @@ GLMM_CASES = {
                                                   "binomial", {"weights": "trials"}),
     "poisson with offset, three factors": ("simulated", "count ~ x + (1 | g) + (1 | h) + (0 + x | k)",
                                            "poisson", {"offset": "log_exposure"}),
+    "poisson, observation-level term eliminated": ("simulated", "count ~ x + (1 | obs) + (x | g) + (1 | h)",
+                                                   "poisson", {}),
 }
 
 
