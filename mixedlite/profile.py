@@ -30,8 +30,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from .diagnostics import ConvergenceWarning
-from .lmm import PenalizedLeastSquares
 from .optimize import minimize
+from .pls import PenalizedLeastSquares
 
 LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
 
