@@ -25,8 +25,9 @@ spherical random effects u out; there is no closed form, so it is approximated.
 
 Linear algebra: each step is the weighted penalized least squares of :mod:`mixedlite.pls`
 (:class:`~mixedlite.pls.PenalizedWeightedLS`, reweighted with the working weights), with beta
-among the unknowns in stage 1 only.  An observation-level first term (``(1 | obs)``, one level per row, for overdispersion) is eliminated
-from PIRLS's steps altogether: the other terms are solved with reweighted observations (:class:`PIRLS`).
+among the unknowns in stage 1 only.  An observation-level first term (``(1 | obs)``, one level per
+row, for overdispersion) is eliminated from PIRLS's steps altogether: the other terms are solved with
+reweighted observations (:class:`PIRLS`).
 """
 from dataclasses import dataclass
 
