@@ -78,7 +78,8 @@ tau^2 (ch. 1: sigma_u^2);         random-effects (co)variances           ``varco
 tau_0, tau_1, rho (ch. 9)
 sigma^2                           residual variance                      ``sigma`` (its square root)
 theta (= tau / sigma, scalar)     relative covariance parameters         ``theta``, ``_theta``
-T(theta), Lambda(theta)           one term's factor; all of them         ``term.factor(theta)``, ``_lambda()``
+T(theta), Lambda(theta)           one term's factor; all of them         ``term.relative_factor(theta)``,
+                                                                         ``_lambda()``
 L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                 ``pls.factorize()`` (L),
                                                                          ``pirls.factorize_at()`` (G)
 R_X                               Cholesky factor of the beta part       ``RX`` (L)
@@ -223,7 +224,8 @@ class MixedModel:
     def _term_covariances(self):
         """Covariance matrix of each term's effects: ``sigma^2 T T'``."""
         thetas = self.design.split_theta(self._theta)
-        return [self.sigma**2 * t.factor(th) @ t.factor(th).T for t, th in zip(self.design.terms, thetas)]
+        factors = [t.relative_factor(th) for t, th in zip(self.design.terms, thetas)]
+        return [self.sigma**2 * T @ T.T for T in factors]
 
     def varcorr(self):
         """Variance components as lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor.

@@ -214,7 +214,7 @@ class PenalizedLeastSquares:
         Returns (T1, L1, R) with ``L1[j] L1[j]' = T1' Z1j' Z1j T1 + I`` and ``R R' = S``.
         """
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        T1 = self.first.factor(thetas[0])
+        T1 = self.first.relative_factor(thetas[0])
         M1 = T1.T @ self.first_crossprod @ T1 + np.eye(self.first.p)
         L1 = np.linalg.cholesky(M1)
         G = T1 @ np.linalg.inv(M1) @ T1.T  # (levels, p, p): T1 M1^-1 T1'
@@ -449,7 +449,7 @@ class PenalizedWeightedLS:
 
     def lambdas(self, thetas):
         """:class:`Lambdas` from one theta per term."""
-        T1 = self.first.factor(thetas[0])
+        T1 = self.first.relative_factor(thetas[0])
         return Lambdas(T1=T1, Lr=rest_lambda(self.rest, thetas[1:]), ZL1=self.first.rows @ T1)
 
     def linear_predictor(self, lam, u, fixed):
