@@ -30,6 +30,7 @@ row, for overdispersion) is eliminated from PIRLS's steps altogether: the other 
 reweighted observations (:class:`PIRLS`).
 """
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,9 +45,9 @@ class PIRLSError(RuntimeError):
     """PIRLS did not find the conditional modes."""
 
 
-@dataclass(frozen=True)
-class EliminatedCholesky:
-    """A step's factorisation with the observation-level leading term eliminated (:class:`PIRLS`)."""
+class EliminatedCholesky(NamedTuple):
+    """A step's factorisation with the observation-level leading term eliminated (:class:`PIRLS`; built at
+    every step: a named tuple, as :class:`~mixedlite.pls.BlockedCholesky`)."""
     M1: np.ndarray
     """the leading term's diagonal ``1 + W (Z1 Lambda1)^2``, one entry per observation"""
     reduced: BlockedCholesky

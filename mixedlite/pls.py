@@ -37,6 +37,7 @@ per-level Cholesky factors of M1, ``R`` the Cholesky factor of the Schur complem
 """
 import copy
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as la
@@ -109,9 +110,10 @@ class Solution:
     """R_X, the Cholesky factor of the fixed effects' block (lower triangular)"""
 
 
-@dataclass(frozen=True)
-class Lambdas:
-    """What depends on theta alone in :class:`PenalizedWeightedLS`, formed once per PIRLS run."""
+class Lambdas(NamedTuple):
+    """What depends on theta alone in :class:`PenalizedWeightedLS`, formed once per PIRLS run.
+
+    Immutable, as the frozen dataclasses; a named tuple because it is built on the hot path (a tuple's cost)."""
     T1: np.ndarray
     """T(theta) of the leading term (p1 x p1)"""
     Lr: object
@@ -120,9 +122,9 @@ class Lambdas:
     """the rows of ``Z1 Lambda1`` (n, p1)"""
 
 
-@dataclass(frozen=True)
-class BlockedCholesky:
-    """The blockwise Cholesky factorisation of :meth:`PenalizedWeightedLS.factorize`."""
+class BlockedCholesky(NamedTuple):
+    """The blockwise Cholesky factorisation of :meth:`PenalizedWeightedLS.factorize` (built at every
+    PIRLS step: a named tuple, as :class:`Lambdas`)."""
     L1: np.ndarray
     """the leading term's per-level Cholesky factors, ``L1_j L1_j' = M1_j`` (levels, p1, p1)"""
     E: np.ndarray
