@@ -195,7 +195,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         mustart = self._family.mustart(resp.y, resp.wt)
         self._lp0 = pirls.offset + self._family.linkfun(mustart)
         # initialisation as lme4: one nAGQ=0 PIRLS at the starting theta, from mustart
-        self._lp0 = pirls.run(theta0, None, self._lp0)["eta"]
+        self._lp0 = pirls.run(theta0, None, self._lp0).eta
         opt1 = minimize(self._stage1_deviance, theta0, lower, optimizer=self.optimizer[0], maxeval=self.maxeval)
         self.optinfo = [opt1]
         opt1 = self._stage1_from_the_mirror(opt1, lower)
@@ -204,12 +204,12 @@ class GeneralizedLinearMixedModel(MixedModel):
             self._set_state(state, opt1.fun)
             self._hessian = None
             return
-        self._lp0 = state["eta"]
+        self._lp0 = state.eta
         k = len(lower)
-        pars0 = np.r_[opt1.x, state["beta"]]
+        pars0 = np.r_[opt1.x, state.beta]
         if start is not None and len(np.asarray(start)) == k + design.X.shape[1]:
             pars0 = np.asarray(start, dtype=float)
-        lower2 = np.r_[lower, np.full(len(state["beta"]), -np.inf)]
+        lower2 = np.r_[lower, np.full(len(state.beta), -np.inf)]
         opt2 = minimize(self.deviance_function, pars0, lower2, optimizer=self.optimizer[1], maxeval=self.maxeval)
         self.optinfo.append(opt2)
         self._hessian = self._gradient = None
@@ -376,12 +376,12 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _set_state(self, state, objective):
         self._state = state
-        self._theta = np.asarray(state["theta"], dtype=float)
-        self.beta = np.asarray(state["beta"], dtype=float)
-        self.u = state["u"]
+        self._theta = np.asarray(state.theta, dtype=float)
+        self.beta = np.asarray(state.beta, dtype=float)
+        self.u = state.u
         self.b = self._lambda() @ self.u
         self.objective = float(objective)
-        self._mu, self._eta = state["mu"], state["eta"]
+        self._mu, self._eta = state.mu, state.eta
         self._vcov_cache = None
         self._cond_var = self.pirls.conditional_variances(state)
 
@@ -411,9 +411,9 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _rx_vcov(self, state):
         """``(R_X' R_X)^-1``: beta's covariance from the PIRLS factorisation (lme4's ``unsc()``)."""
-        f = self.pirls.factor(state["theta"], state["sqrtw"], with_beta=True)
+        f = self.pirls.factorize_at(state.theta, state.sqrtw, with_beta=True)
         qr = self.pirls.qr
-        S_inv = la.cho_solve((f["R"], True), np.eye(f["m"]))
+        S_inv = la.cho_solve((f.R, True), np.eye(f.m))
         return S_inv[qr:, qr:]
 
     def _hessian_vcov(self, hessian):

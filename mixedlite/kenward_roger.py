@@ -30,7 +30,7 @@ def covariance_structure(model):
     for term, theta in zip(model.design.terms, thetas):
         Zi = Z[:, start: start + term.q].toarray().reshape(model.nobs, term.n_levels, term.p)
         start += term.q
-        T = term.factor(theta)
+        T = term.relative_factor(theta)
         cov = model.sigma**2 * T @ T.T
         for b in range(term.p):          # lower triangle, column by column, as lme4 orders theta
             for a in range(b, term.p):

@@ -17,287 +17,25 @@ Prior weights (lme4's ``lmer(weights = w)``): observation i has residual varianc
 ``sigma^2 / w_i``.  Every cross-product is then weighted (rows of X, Z and y times
 ``sqrt(w_i)``), and both criteria subtract ``log|W| = sum log w_i``.
 
-Speed comes from the blocked Cholesky of MixedModels.jl.  The term with most levels comes
-first; its block of ``Lambda' Z' Z Lambda + I`` is block diagonal (one small p x p block per
-level), so it is factored level by level.  Everything else -- the other random terms, X
-and y -- forms one small dense block: the Schur complement
-``S = Lambda_W' (W'W - W'Z1 G Z1'W) Lambda_W + diag(I, 0)`` with ``W = [Z_rest, X, y]``
-and ``G = Lambda_1 (Lambda_1' Z1'Z1 Lambda_1 + I)^-1 Lambda_1'``.  Its Cholesky factor
-holds log|L| of the other terms, R_X, and, in its last diagonal element, r.
+The penalized least squares at each theta (a blocked Cholesky factorisation, as
+MixedModels.jl's) is :class:`mixedlite.pls.PenalizedLeastSquares`.
 """
-import copy
-
 import numpy as np
 import pandas as pd
-import scipy.linalg as la
-import scipy.sparse as sp
 
-from .design import WEIGHTS_COLUMN, Design, column_or_array, prior_weights
+from .design import WEIGHTS_COLUMN, Design, column_or_array
 from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SCALED_GRADIENT_MESSAGE, SINGULAR_MESSAGE,
                           central_gradient, check_gradient, check_predictor_scales, convergence_messages, deriv12,
                           optimizer_message, report)
 from .formula import is_factor
 from .model import MixedModel
 from .optimize import minimize, newton_polish
-from .terms import lambda_matrix
+from .pls import PenalizedLeastSquares
 
-DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries
 BOUNDARY_STEP = 1e-5     # lme4's boundary.tol: how close to a bound counts as on it
 MAX_RESTARTS = 3         # fresh optimiser starts after a failed gradient check
 CRITERION_ROUNDING = 1e-13  # relative rounding of the criterion (measured at optima: 2e-16 to 1.4e-14)
 FTOL_REL, FTOL_ABS = 1e-12, 1e-8  # the optimiser stops when a step gains less than the smaller of the two
-
-
-class PenalizedLeastSquares:
-    """The cross-products of one model, and its profiled criterion as a function of theta."""
-
-    def __init__(self, design, y):
-        self.design = design
-        terms = design.terms
-        X = design.X.to_numpy(dtype=float)
-        self.n, self.p = X.shape
-        first, rest = terms[0], terms[1:]
-        self.first, self.rest = first, rest
-        self.q_rest = sum(t.q for t in rest)
-        Z1 = first.Z()
-        Z_rest = sp.hstack([t.Z() for t in rest], format="csc") if rest else sp.csc_matrix((self.n, 0))
-        self.Z = sp.hstack([Z1, Z_rest], format="csc")
-        self.X = X
-        self.y = np.asarray(y, dtype=float)
-        self.weights = prior_weights(design)
-        self.log_det_W = float(np.sum(np.log(self.weights))) if self.weights is not None else 0.0
-        self._sqrtw = np.sqrt(self.weights) if self.weights is not None else np.ones(self.n)
-        self.beta_ls, y_ls = self._least_squares_split(self.y)
-        sqrtw = sp.diags(self._sqrtw)
-        Z1, Z_rest = (sqrtw @ Z1).tocsc(), (sqrtw @ Z_rest).tocsc()
-        W = sp.hstack([Z_rest, sp.csc_matrix(sqrtw @ np.column_stack([X, y_ls]))], format="csc")
-        self.first_crossprod = first.level_crossproducts(self.weights)
-        WtZ1 = (W.T @ Z1).tocsc()
-        if WtZ1.shape[0] * WtZ1.shape[1] <= DENSE_LIMIT:
-            self.WtZ1, self._sandwich_map = WtZ1.toarray(), None
-        else:
-            self.WtZ1, self._sandwich_map = WtZ1, SandwichMap(WtZ1, first.p)
-        self.WtW = (W.T @ W).toarray()
-        self._penalty = np.r_[np.ones(self.q_rest), np.zeros(self.p + 1)]
-        self._diagonal = np.diag_indices(len(self._penalty))
-        self._scalar_rest = all(t.p == 1 for t in rest)
-
-    def _least_squares_split(self, y):
-        """``y = X beta_ls + e`` by (weighted) least squares: beta_ls and the residual e.
-
-        The cross-products use e in place of y.  Both give the same r^2 (beta absorbs ``X beta_ls``),
-        but r^2 is read off the Cholesky factor as ``y'y`` minus what the model explains: with y
-        itself, yields near 1500 cancel three digits of r^2 (and of the criterion), with e none.
-        """
-        if not self.p:
-            return np.zeros(0), y
-        beta_ls = np.linalg.lstsq(self._sqrtw[:, None] * self.X, self._sqrtw * y, rcond=None)[0]
-        return beta_ls, y - self.X @ beta_ls
-
-    def with_response(self, y):
-        """A copy for a new response: only the cross-products with y change."""
-        y = np.asarray(y, dtype=float)
-        if self._sandwich_map is not None:
-            return PenalizedLeastSquares(self.design, y)
-        new = copy.copy(self)
-        new.y = y
-        new.beta_ls, y = self._least_squares_split(y)
-        wy = y if self.weights is None else self.weights * y
-        Wy = np.r_[self.Z[:, self.first.q:].T @ wy, self.X.T @ wy, y @ wy]
-        new.WtZ1 = self.WtZ1.copy()
-        new.WtZ1[-1] = self.Z[:, : self.first.q].T @ wy
-        new.WtW = self.WtW.copy()
-        new.WtW[-1, :] = Wy
-        new.WtW[:, -1] = Wy
-        return new
-
-    # ------------------------------------------------------------ Lambda
-
-    def _lambda_rest(self, thetas):
-        """Lambda of the non-leading terms together with an identity for X and y (sparse)."""
-        return sp.block_diag([lambda_matrix(self.rest, thetas), sp.identity(self.p + 1)], format="csr")
-
-    def factorize(self, theta):
-        """Factor the model at theta: the leading term's per-level Cholesky factors and R (dense).
-
-        Returns (T1, L1, R) with ``L1[j] L1[j]' = T1' Z1j' Z1j T1 + I`` and ``R R' = S``.
-        """
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        T1 = self.first.factor(thetas[0])
-        M1 = T1.T @ self.first_crossprod @ T1 + np.eye(self.first.p)
-        L1 = np.linalg.cholesky(M1)
-        G = T1 @ np.linalg.inv(M1) @ T1.T  # (levels, p, p): T1 M1^-1 T1'
-        K = self._sandwich(G)
-        S = self._scale(thetas[1:], np.subtract(self.WtW, K, out=K))
-        S[self._diagonal] += self._penalty
-        R, info = la.lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            raise np.linalg.LinAlgError("the penalized cross-product matrix is not positive definite")
-        return T1, L1, R
-
-    def _sandwich(self, G):
-        """``W'Z1 G Z1'W`` for block-diagonal G given as (levels, p, p); only its lower triangle is used."""
-        if self._sandwich_map is not None:
-            return self._sandwich_map(G)
-        B = self.WtZ1
-        BG = np.einsum("mlp,lpq->mlq", B.reshape(B.shape[0], -1, self.first.p), G).reshape(B.shape)
-        return BG @ B.T
-
-    def _scale(self, thetas, A):
-        """``Lambda_W' A Lambda_W`` for the symmetric A given by its lower triangle.
-
-        A row and column scaling when all terms are scalar; a sparse product otherwise."""
-        if not self.rest:
-            return A
-        if self._scalar_rest:
-            s = np.concatenate([np.repeat(th, t.n_levels) for t, th in zip(self.rest, thetas)] + [np.ones(self.p + 1)])
-            A *= s[:, None]
-            A *= s[None, :]
-            return A
-        A = np.tril(A)
-        A += np.tril(A, -1).T
-        Lam = self._lambda_rest(thetas)
-        return Lam.T @ (Lam.T @ A).T
-
-    # ------------------------------------------------------------ criteria
-
-    def pieces(self, theta):
-        """log|L|^2, log|R_X|^2 and the penalized residual sum of squares r^2 at theta."""
-        _, L1, R = self.factorize(theta)
-        d = np.log(np.diagonal(R))
-        logdet_L = 2 * np.log(np.diagonal(L1, axis1=1, axis2=2)).sum() + 2 * d[: self.q_rest].sum()
-        logdet_RX = 2 * d[self.q_rest: self.q_rest + self.p].sum()
-        return logdet_L, logdet_RX, np.diagonal(R)[-1] ** 2
-
-    def objective(self, theta, REML=True):
-        """The profiled REML criterion (REML=True) or deviance (-2 log-likelihood, REML=False)."""
-        try:
-            logdet_L, logdet_RX, r2 = self.pieces(theta)
-        except (np.linalg.LinAlgError, la.LinAlgError):
-            return np.inf
-        if REML:
-            nu = self.n - self.p
-            return logdet_L + logdet_RX + nu * (1 + np.log(2 * np.pi * r2 / nu)) - self.log_det_W
-        return logdet_L + self.n * (1 + np.log(2 * np.pi * r2 / self.n)) - self.log_det_W
-
-    # ------------------------------------------------------------ solution
-
-    def solve(self, theta, REML=True):
-        """Everything at theta: beta, the spherical u, b = Lambda u, sigma, vcov(beta), R_X."""
-        T1, L1, R = self.factorize(theta)
-        R = np.tril(R)
-        qr, p = self.q_rest, self.p
-        upper = R[:-1, :-1].T
-        v = la.solve_triangular(upper, R[-1, :-1], lower=False)  # [u_rest; beta - beta_ls]
-        u_rest, beta = v[:qr], v[qr:] + self.beta_ls
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        b_rest = lambda_matrix(self.rest, thetas[1:]) @ u_rest if qr else np.zeros(0)
-        Z1 = self.Z[:, : self.first.q]
-        resid_1 = self.y - self.X @ beta - self.Z[:, self.first.q:] @ b_rest
-        if self.weights is not None:
-            resid_1 = self.weights * resid_1
-        rhs = (Z1.T @ resid_1).reshape(-1, self.first.p) @ T1  # rows: (T1' Z1j' r)'
-        u1 = np.linalg.solve(L1.transpose(0, 2, 1), np.linalg.solve(L1, rhs[:, :, None]))[:, :, 0]
-        b1 = u1 @ T1.T
-        r2 = R[-1, -1] ** 2
-        sigma = np.sqrt(r2 / (self.n - p if REML else self.n))
-        RX = R[qr: qr + p, qr: qr + p]
-        return dict(beta=beta, u=np.r_[u1.ravel(), u_rest], b=np.r_[b1.ravel(), b_rest],
-                    sigma=sigma, vcov=sigma**2 * self._unscaled_vcov(RX), RX=RX)
-
-    def unscaled_vcov(self, theta):
-        """``(R_X' R_X)^-1`` at theta: the covariance of beta-hat divided by sigma^2."""
-        _, _, R = self.factorize(theta)
-        q = self.q_rest
-        return self._unscaled_vcov(np.tril(R[q: q + self.p, q: q + self.p]))
-
-    @staticmethod
-    def _unscaled_vcov(RX):
-        RX_inv = la.lapack.dtrtri(RX, lower=1)[0] if len(RX) else RX  # R_X^-1 (a threaded trsm is slow)
-        return RX_inv.T @ RX_inv
-
-    def deviance(self, theta, sigma, REML=True):
-        """The criterion at (theta, sigma), sigma not profiled out (lmerTest's ``devfun_vp``):
-
-        REML: ``log|L|^2 + log|R_X|^2 + r^2 / sigma^2 + (n - p) log(2 pi sigma^2)``;
-        ML:   ``log|L|^2 + r^2 / sigma^2 + n log(2 pi sigma^2)``  (minus ``log|W|`` with prior weights).
-        """
-        logdet_L, logdet_RX, r2 = self.pieces(theta)
-        if REML:
-            return (logdet_L + logdet_RX + r2 / sigma**2 + (self.n - self.p) * np.log(2 * np.pi * sigma**2)
-                    - self.log_det_W)
-        return logdet_L + r2 / sigma**2 + self.n * np.log(2 * np.pi * sigma**2) - self.log_det_W
-
-    def conditional_variances(self, theta):
-        """Diagonal blocks of ``Lambda (Lambda' Z' Z Lambda + I)^-1 Lambda'`` per level and term.
-
-        Multiplied by sigma^2 these are lme4's conditional variances (``ranef(condVar=TRUE)``),
-        given beta.  Returns one array (levels, p, p) per term, in term order.  With
-        ``M = [[M11, M1r], [Mr1, Mrr]]`` and the Schur complement ``S_rr = R_rr R_rr'``:
-        ``(M^-1)_rr = S_rr^-1`` and ``(M^-1)_11 = M11^-1 + M11^-1 M1r S_rr^-1 Mr1 M11^-1``.
-        """
-        T1, L1, R = self.factorize(theta)
-        qr, p1 = self.q_rest, self.first.p
-        M1_inv = np.linalg.inv(L1 @ L1.transpose(0, 2, 1))
-        if not qr:
-            return [T1 @ M1_inv @ T1.T]
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        Lam_t = lambda_matrix(self.rest, thetas[1:]).T.toarray()
-        R_rr = np.tril(R[:qr, :qr])
-        B = self.WtZ1[:qr]
-        B = (B.toarray() if sp.issparse(B) else B).reshape(qr, -1, p1)
-        coupling = np.einsum("mlp,pq,lqr->mlr", B, T1, M1_inv).reshape(qr, -1)  # Z_r'Z1 T1 M11^-1
-        E = la.solve_triangular(R_rr, Lam_t @ coupling, lower=True, check_finite=False).reshape(qr, -1, p1)
-        out = [T1 @ (M1_inv + np.einsum("mli,mlj->lij", E, E)) @ T1.T]
-        F = la.solve_triangular(R_rr, Lam_t, lower=True, check_finite=False)  # (F'F = Lam S_rr^-1 Lam')
-        start = 0
-        for term in self.rest:
-            columns = F[:, start: start + term.q].reshape(qr, term.n_levels, term.p)
-            out.append(np.einsum("mli,mlj->lij", columns, columns))
-            start += term.q
-        return out
-
-
-class SandwichMap:
-    """``B G B'`` for a sparse B and block-diagonal G, as one sparse matrix-vector product.
-
-    Entry (i, k) of ``B G B'`` is ``sum_l sum_ab B[i, lp+a] G[l, a, b] B[k, lp+b]``: linear in
-    the entries of G with coefficients fixed by B.  Precomputing those coefficients (for the
-    lower triangle) turns each evaluation into one product ``P @ G.ravel()``.
-    """
-
-    def __init__(self, B, p):
-        B = B.tocsc()
-        B.sort_indices()
-        B = B.tocoo()  # entries ordered by column, so by level, and by row within a column
-        m = B.shape[0]
-        row, col, val = B.row, B.col, B.data
-        level = col // p
-        counts = np.bincount(level, minlength=B.shape[1] // p)
-        starts = np.cumsum(counts) - counts
-        if p == 1:  # one column per level: an entry pairs with those of its level up to itself (row[k] <= row[i])
-            partners = np.arange(len(row)) - starts[level] + 1
-        else:
-            partners = counts[level]  # every entry pairs with each entry of its own level
-        i = np.repeat(np.arange(len(row)), partners)
-        k = starts[level[i]] + np.arange(len(i)) - np.repeat(np.cumsum(partners) - partners, partners)
-        if p > 1:
-            keep = row[i] >= row[k]
-            i, k = i[keep], k[keep]
-        flat = row[i].astype(np.int64) * m + row[k]
-        g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
-        present = np.zeros(m * m, dtype=bool)
-        present[flat] = True
-        self.lower = np.flatnonzero(present)
-        compact = (np.cumsum(present) - 1)[flat]
-        self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape=(len(self.lower), B.shape[1] * p))
-        self.m = m
-
-    def __call__(self, G):
-        """The lower triangle of ``B G B'`` (the upper triangle is left zero)."""
-        K = np.zeros(self.m * self.m)
-        K[self.lower] = self.P @ G.ravel()
-        return K.reshape(self.m, self.m)
 
 
 class LinearMixedModel(MixedModel):
@@ -435,8 +173,8 @@ class LinearMixedModel(MixedModel):
     def _set_theta(self, theta, objective):
         self._theta, self.objective = np.asarray(theta, dtype=float), objective
         solution = self.pls.solve(self._theta, self.REML)
-        self.beta, self.b, self.u = solution["beta"], solution["b"], solution["u"]
-        self.sigma, self._vcov, self.RX = solution["sigma"], solution["vcov"], solution["RX"]
+        self.beta, self.b, self.u = solution.beta, solution.b, solution.u
+        self.sigma, self._vcov, self.RX = solution.sigma, solution.vcov, solution.RX
 
     @property
     def _cond_var(self):

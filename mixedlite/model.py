@@ -36,7 +36,7 @@ and the reason in its error), never ``hasattr``:
 ``is_linear``
     a Gaussian response with the identity link, fitted by penalized least squares: the
     criterion has a closed form in theta and sigma (``model.pls``, a
-    :class:`mixedlite.lmm.PenalizedLeastSquares`).  Satterthwaite's and Kenward-Roger's
+    :class:`mixedlite.pls.PenalizedLeastSquares`).  Satterthwaite's and Kenward-Roger's
     degrees of freedom, lmerTest's tables and ``ranova`` need it; profiles use it.
 ``has_residual_variance``
     sigma is estimated (lme4's "Residual" row of ``VarCorr``, one more parameter in ``df``,
@@ -78,9 +78,10 @@ tau^2 (ch. 1: sigma_u^2);         random-effects (co)variances           ``varco
 tau_0, tau_1, rho (ch. 9)
 sigma^2                           residual variance                      ``sigma`` (its square root)
 theta (= tau / sigma, scalar)     relative covariance parameters         ``theta``, ``_theta``
-T(theta), Lambda(theta)           one term's factor; all of them         ``term.factor(theta)``, ``_lambda()``
+T(theta), Lambda(theta)           one term's factor; all of them         ``term.relative_factor(theta)``,
+                                                                         ``_lambda()``
 L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                 ``pls.factorize()`` (L),
-                                                                         ``pirls.factor()`` (G)
+                                                                         ``pirls.factorize_at()`` (G)
 R_X                               Cholesky factor of the beta part       ``RX`` (L)
 r^2                               penalized residual sum of squares      ``pls.pieces()[2]`` (L)
 log|L|^2, log|R_X|^2              log-determinants in the criteria       ``pls.pieces()[:2]`` (L)
@@ -223,7 +224,8 @@ class MixedModel:
     def _term_covariances(self):
         """Covariance matrix of each term's effects: ``sigma^2 T T'``."""
         thetas = self.design.split_theta(self._theta)
-        return [self.sigma**2 * t.factor(th) @ t.factor(th).T for t, th in zip(self.design.terms, thetas)]
+        factors = [t.relative_factor(th) for t, th in zip(self.design.terms, thetas)]
+        return [self.sigma**2 * T @ T.T for T in factors]
 
     def varcorr(self):
         """Variance components as lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor.

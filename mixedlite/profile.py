@@ -30,8 +30,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from .diagnostics import ConvergenceWarning
-from .lmm import PenalizedLeastSquares
 from .optimize import minimize
+from .pls import PenalizedLeastSquares
 
 LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
 
@@ -55,7 +55,7 @@ def theta_to_sdcor(design, theta, sigma):
     """(theta, sigma) -> standard deviations and correlations per term (theta's order), then sigma."""
     out = []
     for term, th in zip(design.terms, design.split_theta(np.asarray(theta, dtype=float))):
-        T = term.factor(th)
+        T = term.relative_factor(th)
         cov = sigma**2 * T @ T.T
         sd = np.sqrt(np.diag(cov))
         for j in range(term.p):

@@ -70,7 +70,8 @@ def model_matrices(design):
 def relative_covariance_factor(design, theta):
     """Lambda(theta): block diagonal, one copy of each term's T(theta) per level of its grouping factor."""
     thetas = design.split_theta(np.asarray(theta, dtype=float))
-    blocks = [np.kron(np.eye(term.n_levels), term.factor(th)) for term, th in zip(design.terms, thetas)]
+    blocks = [np.kron(np.eye(term.n_levels), term.relative_factor(th))
+              for term, th in zip(design.terms, thetas)]
     return la.block_diag(*blocks)
 
 

@@ -92,7 +92,7 @@ class RandomEffectsTerm:
         A = self.standardizer
         if A is None:
             return np.asarray(theta, dtype=float)
-        standard = _lower_factor(A @ self.factor(theta))[self._lower]
+        standard = _lower_factor(A @ self.relative_factor(theta))[self._lower]
         # the products leave rounding (~1e-17) where theta's factor has a zero; NLopt would take such an
         # element's size for its first step (and its scale), freezing it
         standard[np.abs(standard) < NEGLIGIBLE_STANDARD] = 0.0
@@ -103,7 +103,7 @@ class RandomEffectsTerm:
         A = self.standardizer
         if A is None:
             return np.asarray(standard, dtype=float)
-        return _lower_factor(la.solve_triangular(A, self.factor(standard)))[self._lower]
+        return _lower_factor(la.solve_triangular(A, self.relative_factor(standard)))[self._lower]
 
     @property
     def theta_names(self):
@@ -111,7 +111,7 @@ class RandomEffectsTerm:
         return [f"{self.group}.{self.names[i]}" if i == j else f"{self.group}.{self.names[i]}.{self.names[j]}"
                 for i, j in self._lower_indices()]
 
-    def factor(self, theta):
+    def relative_factor(self, theta):
         """The relative covariance factor ``T``: lower triangular, filled from ``theta``."""
         T = np.zeros((self.p, self.p))
         T[self._lower] = theta
@@ -155,5 +155,5 @@ def lme4_term_order(terms):
 
 def lambda_matrix(terms, thetas):
     """``Lambda(theta)`` of several terms: block diagonal, one copy of each term's T per level (sparse)."""
-    return sp.block_diag([sp.kron(sp.identity(t.n_levels), t.factor(th)) for t, th in zip(terms, thetas)],
+    return sp.block_diag([sp.kron(sp.identity(t.n_levels), t.relative_factor(th)) for t, th in zip(terms, thetas)],
                          format="csr")

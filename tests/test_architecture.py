@@ -24,7 +24,7 @@ PACKAGE = Path(ml.__file__).parent
 
 LAYERS = {
     "core": {"datasets", "design", "diagnostics", "display", "families", "formula", "glmm", "lmm", "model",
-             "negbin", "optimize", "pirls", "reference", "terms", "transforms"},
+             "negbin", "optimize", "pirls", "pls", "reference", "terms", "transforms"},
     "inference": {"anova", "anova_contrasts", "anova_tables", "bootstrap", "contest", "inference", "kenward_roger",
                   "ls_means", "prediction", "profile", "ranova", "satterthwaite"},
     "course": {"plots", "report", "selfcheck", "selfcheck_bank", "widgets"},

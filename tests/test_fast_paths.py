@@ -19,7 +19,7 @@ import mixedlite as ml
 import mixedlite.glmm as glmm
 from mixedlite.design import Design
 from mixedlite.families import get_family
-from mixedlite.lmm import SandwichMap
+from mixedlite.pls import SandwichMap
 from mixedlite.pirls import PIRLS
 
 OBSERVATION_LEVEL = "TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
@@ -37,8 +37,8 @@ def test_sparse_schur_product_equals_the_dense_one():
     rng = np.random.default_rng(1)
     sqrtw = rng.uniform(0.5, 2.0, pirls.n)
     for with_beta in (False, True):
-        f = pirls.factor(np.array([0.54, 0.75, 0.53]), sqrtw, with_beta)
-        E2 = f["E"].reshape(-1, f["m"])
+        f = pirls.factorize_at(np.array([0.54, 0.75, 0.53]), sqrtw, with_beta)
+        E2 = f.E.reshape(-1, f.m)
         np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
 
 
@@ -54,8 +54,8 @@ def test_sparse_schur_product_with_a_vector_first_term():
     assert pirls.first.p == 2 and pirls._schur_pairs is not None
     sqrtw = rng.uniform(0.5, 2.0, n)
     for with_beta in (False, True):
-        f = pirls.factor(np.array([0.8, 0.3, 0.5, 0.7]), sqrtw, with_beta)
-        E2 = f["E"].reshape(-1, f["m"])
+        f = pirls.factorize_at(np.array([0.8, 0.3, 0.5, 0.7]), sqrtw, with_beta)
+        E2 = f.E.reshape(-1, f.m)
         np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
 
 
@@ -72,8 +72,8 @@ def test_eliminating_the_observation_level_term_gives_the_blockwise_numbers(with
     fast = eliminated.run(theta, None if with_beta else beta, eta0)
     slow = blockwise.run(theta, None if with_beta else beta, eta0)
     assert eliminated.laplace(fast) == pytest.approx(blockwise.laplace(slow), rel=1e-12)
-    np.testing.assert_allclose(fast["u"], slow["u"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(fast["beta"], slow["beta"], rtol=1e-10)
+    np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-10)
 
 
 def test_the_dense_schur_product_is_kept_for_small_models():

@@ -414,7 +414,7 @@ def test_stage2_deviance_depends_on_where_stage1_ended():
     pars = np.r_[ref["default"]["theta"], ref["default"]["beta"]]
 
     def deviance_from_stage1(theta):
-        m._lp0 = m.pirls.run(np.asarray(theta, dtype=float), None, m._lp0)["eta"]
+        m._lp0 = m.pirls.run(np.asarray(theta, dtype=float), None, m._lp0).eta
         return m.deviance_function(pars)
 
     assert deviance_from_stage1(ref["stage1"]["theta"]) == pytest.approx(ref["deviance_at_default"], abs=1e-8)

@@ -39,7 +39,7 @@ FORMULAS = ["y ~ x + (1 | g)", "y ~ x + (x | g)", "y ~ x + (1 | g) + (1 | h)",
 @pytest.mark.parametrize("formula", FORMULAS)
 def test_blocked_factorisation_matches_dense_formulas(formula, sparse, monkeypatch):
     if sparse:
-        monkeypatch.setattr(lmm, "DENSE_LIMIT", 0)
+        monkeypatch.setattr("mixedlite.pls.DENSE_LIMIT", 0)
     d = simulated_data()
     design = Design(formula, d)
     pls = lmm.PenalizedLeastSquares(design, d.loc[design.data.index, "y"])
@@ -51,8 +51,8 @@ def test_blocked_factorisation_matches_dense_formulas(formula, sparse, monkeypat
             objective, beta, b, cond = dense_reference(pls, design, theta, REML)
             assert pls.objective(theta, REML) == pytest.approx(objective, rel=1e-10)
             solution = pls.solve(theta, REML)
-            np.testing.assert_allclose(solution["beta"], beta, rtol=1e-8)
-            np.testing.assert_allclose(solution["b"], b, rtol=1e-7, atol=1e-9)
+            np.testing.assert_allclose(solution.beta, beta, rtol=1e-8)
+            np.testing.assert_allclose(solution.b, b, rtol=1e-7, atol=1e-9)
         start = 0
         for term, block in zip(design.terms, pls.conditional_variances(theta)):
             idx = start + np.arange(term.q).reshape(term.n_levels, term.p)
