@@ -39,9 +39,14 @@ class Case:
     r_options: str = ""             # the same for lme4, e.g. ", nAGQ = 9"
 
     def fit_mixedlite(self, data):
+        """The fit and the fixed effects' covariance, as lme4's fit computes it: glmer's finite-difference
+        Hessian, which mixedlite computes when ``vcov()`` is first asked for, is part of lme4's fit."""
         if self.family == "gaussian":
-            return ml.lmer(self.formula, data, **self.options)
-        return ml.glmer(self.formula, data, family=self.family, **self.options)
+            model = ml.lmer(self.formula, data, **self.options)
+        else:
+            model = ml.glmer(self.formula, data, family=self.family, **self.options)
+        model.vcov()
+        return model
 
     def r_call(self):
         if self.family == "gaussian":
