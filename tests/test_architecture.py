@@ -23,7 +23,7 @@ from mixedlite.negbin import NegativeBinomialMixedModel
 PACKAGE = Path(ml.__file__).parent
 
 LAYERS = {
-    "core": {"datasets", "design", "diagnostics", "display", "families", "formula", "glmm", "lmm", "model",
+    "core": {"datasets", "design", "diagnostics", "display", "families", "fitting", "formula", "glmm", "lmm", "model",
              "negbin", "optimize", "pirls", "reference", "terms", "transforms"},
     "inference": {"anova", "anova_contrasts", "anova_tables", "bootstrap", "contest", "inference", "kenward_roger",
                   "ls_means", "prediction", "profile", "ranova", "satterthwaite"},

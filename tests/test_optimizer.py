@@ -20,7 +20,7 @@ import pytest
 import mixedlite as ml
 from glmm_random import datasets
 from mixedlite.diagnostics import deriv12
-from mixedlite.glmm import mirrored_theta
+from mixedlite.fitting import mirrored_theta
 from mixedlite.optimize import free_coordinates, minimize, newton_polish
 
 FIXTURES = Path(__file__).parent / "fixtures"
