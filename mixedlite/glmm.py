@@ -25,11 +25,10 @@ errors 0.5% smaller.  We follow lme4 (``tolPwrss=1e-7``) so that fits agree to 1
 stage-2 optimiser is its own Nelder-Mead; we use BOBYQA for both stages (the same optimum to
 within 1e-5 here, in a quarter of the evaluations); ``optimizer=("bobyqa", "Nelder_Mead")``
 is lme4's choice.  BOBYQA can stop short on the rough Laplace deviance, so a failed gradient
-check brings Nelder-Mead restarts, and Newton steps polish the optimum (``_refine``).  A singular
-optimum whose mirror image falls into the interior (:func:`mirrored_theta`), or a saddle (a Hessian
-eigenvalue below ``-SADDLE_CURVATURE``), brings one more restart.  Stage 1 gets the mirror restart
-too: every stage-2 PIRLS starts from stage 1's linear predictor, so where stage 1 ends shapes the
-stage-2 deviance (``_stage1_from_the_mirror``).
+check brings Nelder-Mead restarts, and Newton steps polish the optimum; a singular optimum whose
+mirror image falls into the interior, or a saddle, brings one more restart.  Stage 1 gets the mirror
+restart too: every stage-2 PIRLS starts from stage 1's linear predictor, so where stage 1 ends shapes
+the stage-2 deviance.  The driver and its policies are :mod:`mixedlite.fitting`'s, shared with lmer.
 """
 import warnings
 
@@ -39,22 +38,14 @@ import scipy.linalg as la
 from scipy import stats
 
 from .design import WEIGHTS_COLUMN, Design, column_or_array, prior_weights
-from .diagnostics import (GRADIENT_TOL, MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, central_gradient,
-                          check_gradient, check_hessian, check_predictor_scales, deriv12, optimizer_message,
-                          report)
+from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, check_gradient, check_hessian,
+                          check_predictor_scales, deriv12, optimizer_message, report)
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
-from .optimize import BOUNDARY_TOL, free_coordinates, minimize, newton_polish, single_threaded_blas
+from .fitting import RESTART_OPTIMIZER, SAME_OPTIMUM, Criterion, Policies, fit_theta
+from .optimize import free_coordinates, single_threaded_blas
 from .pirls import PIRLS, PIRLS_TOL, PIRLSError, gauss_hermite
-
-MAX_RESTARTS = 3  # fresh stage-2 starts while the gradient check fails (as lmer)
-RESTART_OPTIMIZER = "Nelder_Mead"  # lme4's stage-2 optimiser: steadier than BOBYQA on the rough deviance
-SAME_OPTIMUM = 1e-6  # a restart that lowers the deviance by less has found the same optimum: no further restart
-MIRROR_GAIN = 1e-7  # relative: what a restart from a mirror image or a saddle must lower the deviance by
-SADDLE_CURVATURE = 1e-3  # a Hessian eigenvalue below minus this at stage 2's answer: a saddle (_leave_a_saddle)
-SADDLE_STEPS = (0.01, 0.03, 0.1)
-TURN_STEPS = (1e-3, 1e-2, 1e-1)  # steps into the interior from a turned column, relative to its length (_turned_start)  # the steps along its eigenvector probed for a lower start
 
 
 class Response:
@@ -137,26 +128,31 @@ def poisson_response(raw, weights, name):
 
 
 class GeneralizedLinearMixedModel(MixedModel):
-    """A fitted generalized linear mixed model: lme4's ``glmerMod``.  Create it with :func:`glmer`."""
+    """A generalized linear mixed model: lme4's ``glmerMod``.  Create a fitted one with :func:`glmer`;
+    ``GeneralizedLinearMixedModel(design, response, family)`` builds the model (cheap) and :meth:`fit` fits it."""
 
     is_linear = False               # capabilities (mixedlite.model): the likelihood is approximated,
     has_residual_variance = False   # and there is no residual variance
     REML = False
     sigma = 1.0
 
-    def __init__(self, design, response, family="binomial", nAGQ=1, optimizer=("bobyqa", "bobyqa"),
-                 maxeval=100_000, start=None, check_convergence=True, tolPwrss=PIRLS_TOL):
+    def __init__(self, design, response, family="binomial", nAGQ=1, tolPwrss=PIRLS_TOL):
+        """The model of ``design`` and ``response``, not yet fitted (:meth:`fit`)."""
         self.design, self.resp = design, response
         self._family = get_family(family)
         self.family, self.link = self._family.name, self._family.link
         self.nAGQ = _check_nAGQ(nAGQ, design)
-        if isinstance(optimizer, str):
-            optimizer = (optimizer, optimizer)
-        self.optimizer, self.maxeval = tuple(optimizer), maxeval
         self.tolPwrss = tolPwrss
         self.pirls = PIRLS(design, response, self._family, tolPwrss)
         self._Z = self.pirls.Z
         self._nodes = gauss_hermite(self.nAGQ) if self.nAGQ > 1 else None
+
+    def fit(self, optimizer=("bobyqa", "bobyqa"), maxeval=100_000, start=None, check_convergence=True):
+        """lme4's two stages (see the module docstring); returns the model.  ``start``: theta, or
+        (theta, beta) for stage 2."""
+        if isinstance(optimizer, str):
+            optimizer = (optimizer, optimizer)
+        self.optimizer, self.maxeval = tuple(optimizer), maxeval
         self.convergence = []
         with single_threaded_blas():
             self._fit(start)
@@ -165,6 +161,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         elif self.is_singular():
             self.convergence.append(SINGULAR_MESSAGE)
         report(self.convergence)
+        return self
 
     # ------------------------------------------------------------ deviance functions
 
@@ -189,6 +186,9 @@ class GeneralizedLinearMixedModel(MixedModel):
     # ------------------------------------------------------------ fitting
 
     def _fit(self, start):
+        """Stage 1 (nAGQ = 0: theta, beta inside PIRLS), with the mirror restart; then stage 2 (theta and
+        beta) with the gradient, mirror and saddle restarts and the Newton polish where lme4 takes
+        derivatives (:mod:`mixedlite.fitting`)."""
         design, pirls, resp = self.design, self.pirls, self.resp
         lower = design.theta_lower
         theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)[: len(lower)]
@@ -196,183 +196,33 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._lp0 = pirls.offset + self._family.linkfun(mustart)
         # initialisation as lme4: one nAGQ=0 PIRLS at the starting theta, from mustart
         self._lp0 = pirls.run(theta0, None, self._lp0).eta
-        opt1 = minimize(self._stage1_deviance, theta0, lower, optimizer=self.optimizer[0], maxeval=self.maxeval)
-        self.optinfo = [opt1]
-        opt1 = self._stage1_from_the_mirror(opt1, lower)
-        state = pirls.run(opt1.x, None, self._lp0)
+        stage1 = fit_theta(Criterion(self._stage1_deviance, lower, self.optimizer[0], self.maxeval), theta0,
+                           Policies(mirror=True))
+        self.optinfo = list(stage1.runs)
+        state = pirls.run(stage1.x, None, self._lp0)
         if self.nAGQ == 0:
-            self._set_state(state, opt1.fun)
+            self._set_state(state, stage1.fun)
             self._hessian = None
             return
         self._lp0 = state.eta
         k = len(lower)
-        pars0 = np.r_[opt1.x, state.beta]
+        pars0 = np.r_[stage1.x, state.beta]
         if start is not None and len(np.asarray(start)) == k + design.X.shape[1]:
             pars0 = np.asarray(start, dtype=float)
         lower2 = np.r_[lower, np.full(len(state.beta), -np.inf)]
-        opt2 = minimize(self.deviance_function, pars0, lower2, optimizer=self.optimizer[1], maxeval=self.maxeval)
-        self.optinfo.append(opt2)
-        self._hessian = self._gradient = None
-        pars = opt2.x
-        if self.nobs < MAX_NOBS_FOR_DERIVATIVES:
-            pars = self._refine(opt2.x, opt2.fun, lower2)
-            pars = self._leave_the_boundary(pars, lower2)
-            exit_ = self._leave_a_saddle(pars, lower2)
-            if exit_ is not pars:  # the way out of a saddle can end on a bound that its mirror image improves
-                exit_ = self._leave_the_boundary(exit_, lower2)
-            pars = exit_
-        self._pars = pars
-        fval = self.deviance_function(pars)  # leaves PIRLS at the optimum
+        derivatives = self.nobs < MAX_NOBS_FOR_DERIVATIVES
+
+        def gradient_fails(pars, gradient, hessian):
+            return _gradient_fails(pars, gradient, hessian, lower2)
+        policies = (Policies(derivatives=True, gradient_fails=gradient_fails, restart_optimizer=RESTART_OPTIMIZER,
+                             same_optimum=SAME_OPTIMUM, mirror=True, turn=True, saddle=True) if derivatives else Policies())
+        stage2 = fit_theta(Criterion(self.deviance_function, lower2, self.optimizer[1], self.maxeval, n_theta=k),
+                           pars0, policies)
+        self.optinfo += stage2.runs
+        self._gradient, self._hessian, self._hessian_at = stage2.gradient, stage2.hessian, stage2.hessian_at
+        self._pars = stage2.x
+        fval = self.deviance_function(self._pars)  # leaves PIRLS at the optimum
         self._set_state(pirls.state, fval)
-
-    def _refine(self, pars, fval, lower):
-        """Finish stage 2: Newton polish, and fresh starts while the gradient check fails.
-
-        The Laplace deviance is a rough function (PIRLS stops at a tolerance), and BOBYQA can
-        stop well short of the optimum, even after a dozen evaluations.  So, as for lmer, the
-        finite-difference gradient and Hessian (lme4's ``deriv12``, needed anyway for the checks
-        and the standard errors) decide: Newton steps (:func:`optimize.newton_polish`), and while
-        lme4's gradient check fails on the coordinates not held at a bound (singular fits
-        included), up to ``MAX_RESTARTS`` fresh Nelder-Mead runs (lme4's stage-2 optimiser) from
-        the best point, each kept only if it lowers the deviance.  On 60 randomized binomial
-        ``(x | g)`` and Poisson ``(1 | g) + (1 | obs)`` fits (tests/test_optimizer.py) BOBYQA alone
-        stopped above lme4's optimum in 11; BOBYQA restarts left 1, Nelder-Mead restarts none.
-        A restart that lowers the deviance by less than ``SAME_OPTIMUM`` ends them: the check then
-        fails from the scaling or the finite differences' noise, not from an optimiser stopping short
-        (grouseticks with the uncentred HEIGHT: a third run of 364 evaluations found nothing; in the
-        tests no restart after such a one ever lowered the deviance).
-
-        Sets ``_gradient`` and ``_hessian`` at ``_hessian_at``, the last optimiser's answer (the
-        convergence checks use them; the standard errors need them at the optimum, :attr:`_vcov`);
-        returns the optimum.
-        """
-        f = self.deviance_function
-        for restart in range(MAX_RESTARTS + 1):
-            gradient, hessian = deriv12(f, pars, fx=fval)
-            self._hessian_at = pars
-            failing = _gradient_fails(pars, gradient, hessian, lower)
-            pars, fval, gradient, steps = newton_polish(
-                f, pars, fval, gradient, hessian, lower,
-                gradient_fun=(lambda x: central_gradient(f, x)) if failing else None)
-            if steps and failing:
-                failing = _gradient_fails(pars, gradient, hessian, lower)
-            if not failing or restart == MAX_RESTARTS or restart and not fval < previous - SAME_OPTIMUM:
-                break
-            retry = minimize(f, pars, lower, optimizer=RESTART_OPTIMIZER, maxeval=self.maxeval)
-            if not retry.fun < fval:
-                break
-            previous = fval
-            self.optinfo.append(retry)
-            pars, fval = retry.x, retry.fun
-        self._gradient, self._hessian = gradient, hessian
-        return pars
-
-    def _leave_the_boundary(self, pars, lower):
-        """A fresh stage-2 run from the mirror image of a singular optimum (:func:`mirrored_theta`),
-        kept, with its own ``_refine``, only if it lowers the deviance by more than ``MIRROR_GAIN``.
-
-        A fit where a random intercept's variance is zero but the slope's is not can sit on a
-        ridge of equal deviance (the slope's column of T can turn freely) at the point where the
-        deviance rises into the interior, while from the mirror image the deviance falls: lme4's
-        tight BOBYQA stops there as we do, its default Nelder-Mead sometimes walks on to a
-        correlation of -1 and a deviance lower by up to 0.64 (tests/differential: binomial_016,
-        binary_011).  The restart runs only at such points, so ordinary fits cost nothing.  It is
-        Nelder-Mead's (``RESTART_OPTIMIZER``): from the mirror of binary_029_1's optimum BOBYQA stopped
-        where it started, Nelder-Mead reached lme4's BOBYQA-at-rhoend-1e-12 optimum, 3.7e-5 lower.
-        """
-        k = len(self.design.theta_lower)
-        mirror = None if self._gradient is None else mirrored_theta(pars[:k], self._gradient[:k], lower[:k])
-        turned = turned_theta(pars[:k], lower[:k]) if mirror is None else []
-        if mirror is None and not turned:
-            return pars
-        f = self.deviance_function
-        fval = f(pars)
-        start = mirror if mirror is not None else self._lowest_turned_start(turned, pars, fval)
-        if start is None:
-            return pars
-        retry = minimize(f, np.r_[start, pars[k:]], lower, optimizer=RESTART_OPTIMIZER, maxeval=self.maxeval)
-        return self._refine(retry.x, retry.fun, lower) if self._keep_restart(retry, fval) else pars
-
-    def _lowest_turned_start(self, turned, pars, fval):
-        """The lowest of the points of ``turned`` (:func:`turned_theta`) with the turned column's sign
-        either way and its diagonal stepped into the interior by ``TURN_STEPS`` of its length, if below
-        ``fval``; else None (6 evaluations a column)."""
-        k = len(self.design.theta_lower)
-        best, best_value = None, fval
-        for column, theta in turned:
-            length = np.linalg.norm(theta[column])
-            for sign in (1.0, -1.0):
-                for step in TURN_STEPS:
-                    start = theta.copy()
-                    start[column.start + 1:column.stop] *= sign
-                    start[column.start] = step * length
-                    value = self.deviance_function(np.r_[start, pars[k:]])
-                    if value < best_value:
-                        best, best_value = start, value
-        return best
-
-    def _stage1_from_the_mirror(self, opt1, lower):
-        """A fresh stage-1 run from the mirror image of a singular stage-1 optimum (:func:`mirrored_theta`),
-        kept only if it lowers the nAGQ=0 deviance by more than ``MIRROR_GAIN``.
-
-        Stage 2 starts every PIRLS from the linear predictor of stage 1's optimum (lme4's ``lp0``), and
-        PIRLS stops at ``tolPwrss``, so the stage-2 deviance depends on where stage 1 ended.  Stage 1 can
-        stop at the point of :meth:`_leave_the_boundary` (a zero intercept variance, the deviance rising
-        into the interior) where lme4's BOBYQA went on from the other side: on binomial_016 (tests/differential)
-        stage 1 stopped at 1955.07 instead of lme4's 1954.43, and from that ``lp0`` the Laplace deviance at
-        lme4's estimates is 1.1e-3 above lme4's (from lme4's ``lp0`` it equals lme4's to 2e-10).
-        Checked only at such points (the gradient is computed only there), so ordinary fits cost nothing.
-        """
-        k = len(lower)
-        if mirrored_theta(opt1.x, np.full(k, np.inf), lower) is None:  # no column turning on its bound:
-            return opt1                                                # no need for the gradient
-        f = self._stage1_deviance
-        mirror = mirrored_theta(opt1.x, central_gradient(f, opt1.x), lower)
-        if mirror is None:
-            return opt1
-        retry = minimize(f, mirror, lower, optimizer=self.optimizer[0], maxeval=self.maxeval)
-        return retry if self._keep_restart(retry, opt1.fun) else opt1
-
-    def _leave_a_saddle(self, pars, lower):
-        """A fresh stage-2 run from the lowest of the points ``pars +- s v`` (``s`` in ``SADDLE_STEPS``,
-        v the eigenvector of the most negative eigenvalue of the Hessian over the free coordinates,
-        below ``-SADDLE_CURVATURE``), kept, with its own ``_refine``, only if it lowers the deviance
-        by more than ``MIRROR_GAIN``.
-
-        The gradient vanishes where a whole term's T is zero (the deviance is a function of T T'),
-        so the optimiser can stop there although the deviance falls along a direction of negative
-        curvature: a saddle, not a minimum (tests/differential binary_029_1: Hessian eigenvalue
-        -0.07, lme4's default 4e-5 lower).  Among 195 randomized glmer fits only that one had an
-        eigenvalue below -1e-3, so ordinary fits cost nothing.
-        """
-        if self._hessian is None:
-            return pars
-        free = free_coordinates(pars, self._gradient, lower)
-        hessian = self._hessian[np.ix_(free, free)]
-        if not free.any() or not np.all(np.isfinite(hessian)):
-            return pars
-        eigenvalues, vectors = np.linalg.eigh(hessian)
-        if not eigenvalues[0] < -SADDLE_CURVATURE:
-            return pars
-        direction = np.zeros(len(pars))
-        direction[free] = vectors[:, 0]
-        f = self.deviance_function
-        fval = f(pars)
-        probes = [np.maximum(pars + step * direction, lower) for size in SADDLE_STEPS for step in (size, -size)]
-        values = [f(x) for x in probes]
-        start = probes[int(np.argmin(values))]
-        if not min(values) < fval:
-            return pars
-        retry = minimize(f, start, lower, optimizer=self.optimizer[1], maxeval=self.maxeval)
-        return self._refine(retry.x, retry.fun, lower) if self._keep_restart(retry, fval) else pars
-
-    def _keep_restart(self, retry, fval):
-        """Does a restart lower the deviance ``fval`` by more than ``MIRROR_GAIN`` (relative)?  Then it
-        is kept, and recorded in ``optinfo``."""
-        if not retry.fun < fval - MIRROR_GAIN * max(1.0, abs(fval)):
-            return False
-        self.optinfo.append(retry)
-        return True
 
     def _set_state(self, state, objective):
         self._state = state
@@ -550,10 +400,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             y = np.where(r.n > 0, y / np.where(r.n > 0, r.n, 1), 0.0)
         new = Response(y, r.wt, r.n, r.offset, r.kind)
         start = np.r_[self._theta, self.beta] if self.nAGQ > 0 else self._theta
-        model = GeneralizedLinearMixedModel(self.design, new, self._family, self.nAGQ, self.optimizer,
-                                            self.maxeval, start=start, check_convergence=check_convergence,
-                                            tolPwrss=self.tolPwrss)
-        return model
+        model = GeneralizedLinearMixedModel(self.design, new, self._family, self.nAGQ, tolPwrss=self.tolPwrss)
+        return model.fit(self.optimizer, self.maxeval, start=start, check_convergence=check_convergence)
 
     # ------------------------------------------------------------ summary
 
@@ -589,70 +437,6 @@ def _gradient_fails(pars, gradient, hessian, lower):
         return check_gradient(gradient[free], free_hessian) is not None
     return check_gradient(gradient[free], free_hessian) is not None or any(
         "nearly unidentifiable" in message for message in check_hessian(free_hessian))
-
-
-def _column_slices(lower):
-    """The slices of theta that hold the columns of T (lme4's order: column by column, each starting
-    at its diagonal element, the one element bounded below by 0)."""
-    starts = np.flatnonzero(np.asarray(lower) == 0)
-    return [slice(a, b) for a, b in zip(starts, np.r_[starts[1:], len(lower)])]
-
-
-def turned_theta(theta, lower):
-    """``(column, theta)`` pairs (column: the slice of theta that holds column j): for each column j of T on its bound (``T_jj = 0``) followed by a
-    non-zero column in its term, theta with the two columns turned (``T -> T Q``, Q a rotation of the
-    two) so that ``T_{j+1,j+1} = 0``: T T', and so the deviance, is unchanged, T stays lower
-    triangular, and column j holds all the weight of the two.
-
-    At ``T = [[0, 0], [c, d]]`` the intercept's variance is zero and the slope's column can turn
-    freely (``c^2 + d^2 = r^2`` fixed).  With c near 0 the deviance is even in ``T_11``, so
-    :func:`mirrored_theta` sees no slope into the interior to mirror; turned to ``[[0, 0], [+-r, 0]]``
-    the correlation is +-1 as soon as ``T_11 > 0``, and for one sign the deviance falls
-    (tests/differential binary_029_1: lme4's default optimum, c = 0.055 and d = 0.007, is also
-    reached with c = 7e-7 and d = 0.056; a lower optimum lies 3.7e-5 below, at a correlation of -1).
-    """
-    theta = np.asarray(theta, dtype=float)
-    columns = _column_slices(lower)
-    out = []
-    for this, following in zip(columns, columns[1:]):
-        same_term = (this.stop - this.start) == (following.stop - following.start) + 1 > 1
-        if not same_term or theta[this.start] > BOUNDARY_TOL:
-            continue
-        c, d = theta[this.start + 1], theta[following.start]
-        r = np.hypot(c, d)
-        if r <= BOUNDARY_TOL:
-            continue
-        cos, sin = c / r, d / r          # the rotation that zeroes T_{j+1,j+1}
-        below, next_column = theta[this.start + 1:this.stop], theta[following]   # both rows j+1, j+2, ...
-        turned = theta.copy()
-        turned[this.start + 1:this.stop] = cos * below + sin * next_column
-        turned[following] = -sin * below + cos * next_column
-        out.append((this, turned))
-    return out
-
-
-def mirrored_theta(theta, gradient, lower):
-    """theta with each column of T whose diagonal sits on its bound (0), with the deviance rising
-    into the interior (``g_jj > GRADIENT_TOL``), negated below the diagonal; None if there is none.
-
-    With ``T_jj = 0``, negating column j (``T -> T Q``, ``Q = diag(1, .., -1, .., 1)`` orthogonal)
-    leaves ``T T'``, and so the deviance, unchanged (u is spherical), and
-    ``D(T Q + h e_j e_j') = D((T - h e_j e_j') Q) = D(T - h e_j e_j')``: at the mirror image the
-    slope into the interior is ``-g_jj``.  So a point held at the bound by ``g_jj > 0`` is not an
-    optimum when the column below the diagonal is non-zero: the deviance falls from its mirror.
-    theta fills T column by column (lme4's order), each column starting at its diagonal element,
-    the one element with lower bound 0, so the columns are read off ``lower``.
-    """
-    theta = np.asarray(theta, dtype=float)
-    starts = np.flatnonzero(np.asarray(lower) == 0)
-    ends = np.r_[starts[1:], len(theta)]
-    mirror = theta.copy()
-    for start, end in zip(starts, ends):
-        below = slice(start + 1, end)
-        if (theta[start] <= BOUNDARY_TOL and gradient[start] > GRADIENT_TOL
-                and np.any(np.abs(theta[below]) > BOUNDARY_TOL)):
-            mirror[below] = -theta[below]
-    return None if np.array_equal(mirror, theta) else mirror
 
 
 def _check_nAGQ(nAGQ, design):
@@ -713,8 +497,8 @@ def glmer(formula, data, family="binomial", nAGQ=1, weights=None, offset=None, l
     if len(np.unique(response.y)) < 2:
         raise ValueError(f"the response '{name}' is constant: there is nothing to model. Check the data subset")
     try:
-        model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, optimizer=optimizer, maxeval=maxeval,
-                                            start=start, check_convergence=check_convergence, tolPwrss=tolPwrss)
+        model = GeneralizedLinearMixedModel(design, response, fam, nAGQ=nAGQ, tolPwrss=tolPwrss).fit(
+            optimizer, maxeval, start=start, check_convergence=check_convergence)
     except PIRLSError as error:
         if fam.link not in ("identity", "sqrt"):
             raise

@@ -20,96 +20,70 @@ Prior weights (lme4's ``lmer(weights = w)``): observation i has residual varianc
 The penalized least squares at each theta (a blocked Cholesky factorisation, as
 MixedModels.jl's) is :class:`mixedlite.pls.PenalizedLeastSquares`.
 """
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from .design import WEIGHTS_COLUMN, Design, column_or_array
 from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SCALED_GRADIENT_MESSAGE, SINGULAR_MESSAGE,
-                          central_gradient, check_gradient, check_predictor_scales, convergence_messages, deriv12,
+                          check_gradient, check_predictor_scales, convergence_messages, is_singular,
                           optimizer_message, report)
+from .fitting import Criterion, Policies, fit_theta
 from .formula import is_factor
 from .model import MixedModel
-from .optimize import minimize, newton_polish
 from .pls import PenalizedLeastSquares
 
-BOUNDARY_STEP = 1e-5     # lme4's boundary.tol: how close to a bound counts as on it
-MAX_RESTARTS = 3         # fresh optimiser starts after a failed gradient check
 CRITERION_ROUNDING = 1e-13  # relative rounding of the criterion (measured at optima: 2e-16 to 1.4e-14)
-FTOL_REL, FTOL_ABS = 1e-12, 1e-8  # the optimiser stops when a step gains less than the smaller of the two
+FTOL_ABS = 1e-8  # lme4's ftol_abs: a run stops when a step gains less than this or fitting.FTOL_REL relative
 
 
 class LinearMixedModel(MixedModel):
-    """A fitted linear mixed model: lme4's ``lmerMod``.  Create it with :func:`lmer`."""
+    """A linear mixed model: lme4's ``lmerMod``.  Create a fitted one with :func:`lmer`;
+    ``LinearMixedModel(design, REML)`` builds the model (cheap) and :meth:`fit` fits it."""
 
     family = "gaussian"
     is_linear = True               # capabilities (mixedlite.model): a closed-form criterion, model.pls,
     has_residual_variance = True   # and a residual variance sigma^2
 
-    def __init__(self, design, REML=True, optimizer="bobyqa", maxeval=100_000, start=None,
-                 check_convergence=True, pls=None, step_fraction=None):
+    def __init__(self, design, REML=True, pls=None):
+        """The model of ``design``, not yet fitted (:meth:`fit`): its cross-products ``pls``."""
         self.design, self.REML = design, bool(REML) and design.X.shape[1] > 0  # p = 0: REML is ML, as lme4
         self.pls = pls if pls is not None else PenalizedLeastSquares(design, _numeric_response(design))
         self._Z = self.pls.Z
-        start = self._theta_from_standard(design.theta_start) if start is None else np.asarray(start, dtype=float)
-        self.optinfo = self._optimize(start, optimizer, maxeval, step_fraction)
-        self._breakdown = self.optinfo if self.optinfo.failed else None
-        self._set_theta(self.optinfo.x, self.optinfo.fun)
-        self.convergence = self._check(check_convergence, maxeval)
-        for _ in range(MAX_RESTARTS):
-            # BOBYQA can stop early in a flat valley, or break down on a badly scaled criterion;
-            # fresh starts from where it stopped finish the job
-            if not (self.optinfo.failed or any(m.startswith((GRADIENT_MESSAGE, SCALED_GRADIENT_MESSAGE))
-                                               for m in self.convergence)):
-                break
-            retry = self._optimize(self._theta, optimizer, maxeval, None)
-            if retry.fun >= self.objective:
-                break
-            retry.evaluations += self.optinfo.evaluations
-            self.optinfo = retry
-            self._set_theta(retry.x, retry.fun)
-            self.convergence = self._check(check_convergence, maxeval)
-        report(self.convergence)
 
-    def _optimize(self, start, optimizer, maxeval, step_fraction=None):
-        """Minimise the criterion over theta; restart once from a false boundary (lme4's restart_edge).
+    def fit(self, optimizer="bobyqa", maxeval=100_000, start=None, check_convergence=True, step_fraction=None):
+        """Minimise the criterion over theta (:func:`mixedlite.fitting.fit_theta`); returns the model.
 
-        ``step_fraction``: first steps of this fraction of each (standard) theta element, at least
-        a tenth of it; by default NLopt's.
+        Policies (see :mod:`mixedlite.fitting`): lme4's edge restart after every run, fresh runs while
+        the gradient check fails or after a breakdown, and the Newton polish where the checks take
+        derivatives.  ``step_fraction``: first steps of this fraction of each (standard) theta element,
+        at least a tenth of it; by default NLopt's.
 
         The optimiser works on the standard theta of every term (:meth:`RandomEffectsTerm.standard_theta`):
         lme4's theta itself, unless the term's model rows are badly scaled.  On lme4's theta a random
         slope on a predictor in the thousands has elements a thousand times smaller than the intercept's,
         nearly collinear with it, and BOBYQA's spherical steps crawl or stop short.  The criterion is the
         same function of ``T T'`` either way.
-
-        The search stops when a step gains less than ``FTOL_REL`` relative or ``FTOL_ABS`` (lme4's
-        ``ftol_abs``), whichever is smaller: relative alone stops InstEval's criterion near 237722 1.4e-6
-        above its optimum, absolute alone stops in a flat valley of a criterion near 2000 (the clinic
-        tutorial's random-slope model: 1.7e-6 above, the intercept variance 0.1% off).
         """
         lower = self.design.theta_lower
-
-        def run(start_theta, fraction):
-            standard = self._standard_theta(start_theta)
-            step = None if fraction is None else fraction * np.maximum(np.abs(standard), 0.1)
-
-            def criterion(s):
-                return self.criterion(self._theta_from_standard(s))
-            size = abs(criterion(standard))
-            ftol_rel = min(FTOL_REL, FTOL_ABS / size) if 0 < size < np.inf else FTOL_REL
-            result = minimize(criterion, standard, lower, optimizer=optimizer, maxeval=maxeval, initial_step=step,
-                              ftol_rel=ftol_rel)
-            result.x = self._theta_from_standard(result.x)
-            result.evaluations += 1  # the criterion's size
-            return result
-
-        result = run(start, step_fraction)
-        if self._leaves_boundary_downhill(result.x):
-            restart = run(result.x, None)
-            if restart.fun < result.fun:
-                restart.evaluations += result.evaluations
-                result = restart
-        return result
+        start = self._theta_from_standard(self.design.theta_start) if start is None else np.asarray(start, dtype=float)
+        derivatives = check_convergence and self.nobs <= MAX_NOBS_FOR_DERIVATIVES
+        criterion = Criterion(self.criterion, lower, optimizer, maxeval, to_search=self._standard_theta,
+                              from_search=self._theta_from_standard, ftol_abs=FTOL_ABS)
+        policies = Policies(restart_edge=True, derivatives=derivatives, restart_after_breakdown=True,
+                            gradient_fails=lambda theta, g, H: check_gradient(g, H) is not None,
+                            restart_fails=lambda theta, g, H: _restart_on_gradient(theta, g, H, lower),
+                            rounding=CRITERION_ROUNDING)
+        fit = fit_theta(criterion, start, policies, step_fraction)
+        runs = fit.runs
+        self.optinfo = dataclasses.replace(runs[-1], evaluations=sum(run.evaluations for run in runs))
+        self._breakdown = runs[0] if runs[0].failed else None
+        self._set_theta(fit.x, fit.fun)
+        self.convergence = self._check(check_convergence, maxeval,
+                                       (fit.gradient, fit.hessian) if derivatives else None)
+        report(self.convergence)
+        return self
 
     def _standard_theta(self, theta):
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
@@ -119,56 +93,24 @@ class LinearMixedModel(MixedModel):
         pieces = self.design.split_theta(np.asarray(standard, dtype=float))
         return np.concatenate([t.theta_from_standard(s) for t, s in zip(self.design.terms, pieces)])
 
-    def _check(self, check_convergence, maxeval):
-        """The convergence messages of the current fit (lme4's checks; see :mod:`diagnostics`),
-        after the Newton polish of the optimum where the checks compute derivatives."""
+    def _check(self, check_convergence, maxeval, derivatives):
+        """The convergence messages of the fit (lme4's checks; see :mod:`diagnostics`); ``derivatives``:
+        the (gradient, Hessian) at the optimum, where the checks take them."""
         messages = [m for m in [optimizer_message(self.optinfo, maxeval, self.design)] if m]
         if self._breakdown is not None and not self.optinfo.failed:
             messages.append(optimizer_message(self._breakdown, maxeval, self.design, recovered=True))
         if check_convergence:
             scale_message = check_predictor_scales(self.design.X)
             messages += [scale_message] if scale_message else []
-            derivatives = self._polish() if self.nobs <= MAX_NOBS_FOR_DERIVATIVES else None
             messages += convergence_messages(self.criterion, self._theta, self.design.theta_lower, self.nobs,
                                              derivatives)
         elif self.is_singular():
             messages.append(SINGULAR_MESSAGE)
         return messages
 
-    def _polish(self):
-        """Newton steps on theta from the optimiser's answer (:func:`optimize.newton_polish`), kept
-        only where they lower the criterion; returns the (gradient, Hessian) for the checks.
-
-        While the gradient check fails, the gradient is refreshed after each step (2k evaluations)
-        and another step taken; when it already passes, one step is tried (one evaluation)."""
-        gradient, hessian = deriv12(self.criterion, self._theta, fx=self.objective)
-        failing = check_gradient(gradient, hessian) is not None
-        theta, objective, gradient, steps = newton_polish(
-            self.criterion, self._theta, self.objective, gradient, hessian, self.design.theta_lower,
-            gradient_fun=(lambda t: central_gradient(self.criterion, t)) if failing else None,
-            rounding=CRITERION_ROUNDING)
-        if steps:
-            self._set_theta(theta, objective)
-        return gradient, hessian
-
     def criterion(self, theta):
         """The profiled REML criterion (REML fits) or deviance (ML fits) at theta."""
         return self.pls.objective(theta, self.REML)
-
-    def _leaves_boundary_downhill(self, theta, step=BOUNDARY_STEP):
-        """lme4's ``restart_edge`` test: at a theta on its lower bound, does a small step into the
-        interior lower the criterion?  Then the optimiser stopped at a false boundary and restarts."""
-        lower = self.design.theta_lower
-        on_boundary = np.flatnonzero((lower == 0) & (theta < step))
-        if not len(on_boundary):
-            return False
-        at_edge = self.criterion(theta)
-        for i in on_boundary:
-            inside = theta.copy()
-            inside[i] = lower[i] + step
-            if self.criterion(inside) < at_edge:
-                return True
-        return False
 
     def _set_theta(self, theta, objective):
         self._theta, self.objective = np.asarray(theta, dtype=float), objective
@@ -224,14 +166,14 @@ class LinearMixedModel(MixedModel):
         y = np.asarray(newresponse, dtype=float)
         if y.shape != (self.nobs,):
             raise ValueError(f"newresponse must have one value per observation ({self.nobs}), got shape {y.shape}")
-        return LinearMixedModel(self.design, self.REML, start=self._theta, check_convergence=check_convergence,
-                                pls=self.pls.with_response(y - self.design.offset), step_fraction=0.2)
+        model = LinearMixedModel(self.design, self.REML, pls=self.pls.with_response(y - self.design.offset))
+        return model.fit(start=self._theta, check_convergence=check_convergence, step_fraction=0.2)
 
     def refit_ml(self):
         """The same model fitted by maximum likelihood (for likelihood-ratio tests of fixed effects)."""
         if not self.REML:
             return self
-        return LinearMixedModel(self.design, REML=False, start=self._theta, pls=self.pls)
+        return LinearMixedModel(self.design, REML=False, pls=self.pls).fit(start=self._theta)
 
     def summary(self, ddf=None):
         """lme4's summary; ``ddf="Satterthwaite"`` or ``"Kenward-Roger"`` adds lmerTest's df and p-values."""
@@ -259,6 +201,15 @@ def _numeric_response(design):
     if y.ndim != 1:
         raise ValueError("lmer needs a single numeric response; cbind(...) responses are for glmer")
     return y - design.offset  # the model is y = offset + X beta + Z b + e
+
+
+def _restart_on_gradient(theta, gradient, hessian, lower):
+    """lmer restarts where its checks report a failed gradient check: lme4's gradient message, or a Hessian
+    too far from positive definite to scale the gradient; not on a singular fit (the checks skip it)."""
+    if is_singular(theta, lower):
+        return False
+    message = check_gradient(gradient, hessian)
+    return message is not None and message.startswith((GRADIENT_MESSAGE, SCALED_GRADIENT_MESSAGE))
 
 
 def _check_weights(w):
@@ -309,4 +260,4 @@ def lmer(formula, data, REML=True, optimizer="bobyqa", maxeval=100_000, start=No
     if weights is not None:
         _check_weights(design.data[WEIGHTS_COLUMN])
     _check_identifiable(design)
-    return LinearMixedModel(design, REML=REML, optimizer=optimizer, maxeval=maxeval, start=start)
+    return LinearMixedModel(design, REML=REML).fit(optimizer=optimizer, maxeval=maxeval, start=start)

@@ -2,7 +2,9 @@
 
 :class:`MixedModel` holds everything a fitted model derives from its estimates, with lme4's names
 and layouts.  Its two subclasses fit: :class:`mixedlite.lmm.LinearMixedModel` (lmer) and
-:class:`mixedlite.glmm.GeneralizedLinearMixedModel` (glmer, and glmer.nb).
+:class:`mixedlite.glmm.GeneralizedLinearMixedModel` (glmer, and glmer.nb).  Building a model from its
+design is cheap; ``fit()`` fits it (``lmer()`` and ``glmer()`` do both), with the one optimisation
+driver of :mod:`mixedlite.fitting`.
 
 What every fitted model provides
 ================================

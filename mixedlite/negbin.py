@@ -100,9 +100,9 @@ def glmer_nb(formula, data, link="log", nAGQ=1, weights=None, offset=None, optim
 
     def fit(theta, check_convergence):
         start = np.r_[last._theta, last.beta] if nAGQ > 0 else last._theta
-        return NegativeBinomialMixedModel(poisson.design, poisson.resp, NegativeBinomial(theta, link), nAGQ=nAGQ,
-                                          optimizer=optimizer, maxeval=maxeval, start=start,
-                                          check_convergence=check_convergence, tolPwrss=tolPwrss)
+        model = NegativeBinomialMixedModel(poisson.design, poisson.resp, NegativeBinomial(theta, link), nAGQ=nAGQ,
+                                           tolPwrss=tolPwrss)
+        return model.fit(optimizer, maxeval, start=start, check_convergence=check_convergence)
 
     def profile_deviance(log_theta):
         nonlocal last

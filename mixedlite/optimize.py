@@ -6,7 +6,7 @@ follows nearly the same path as lme4's.  One deliberate difference: the change i
 criterion that ends the search is by default relative (``ftol_rel = 1e-12``), not absolute.
 An absolute 1e-8 stops early in a flat valley of a criterion near 2000 (the clinic tutorial's
 random-slope model: lme4's rule stops 1.7e-6 above the optimum, with the intercept variance
-0.1% off).  lmer stops at the smaller of the two (:meth:`mixedlite.lmm.LinearMixedModel._optimize`).
+0.1% off).  lmer stops at the smaller of the two (:class:`mixedlite.fitting.Criterion`).
 
 Switching optimiser -- one of the remedies for a convergence warning -- is
 ``optimizer="Nelder_Mead"`` (or ``"sbplx"``, ``"cobyla"``).

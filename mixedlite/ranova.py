@@ -89,7 +89,7 @@ def _refit(model, random):
                     model.design.data, offset=model.design.offset_argument,
                     extra_columns=[WEIGHTS_COLUMN] if model.pls.weights is not None else ())
     design.X = X
-    fit = LinearMixedModel(design, REML=model.REML)
+    fit = LinearMixedModel(design, REML=model.REML).fit()
     return fit.loglik(), fit.df
 
 

@@ -23,8 +23,8 @@ from mixedlite.negbin import NegativeBinomialMixedModel
 PACKAGE = Path(ml.__file__).parent
 
 LAYERS = {
-    "core": {"datasets", "design", "diagnostics", "display", "families", "formula", "glmm", "lmm", "model",
-             "negbin", "optimize", "pirls", "pls", "reference", "terms", "transforms"},
+    "core": {"datasets", "design", "diagnostics", "display", "families", "fitting", "formula", "glmm", "lmm",
+             "model", "negbin", "optimize", "pirls", "pls", "reference", "terms", "transforms"},
     "inference": {"anova", "anova_contrasts", "anova_tables", "bootstrap", "contest", "inference", "kenward_roger",
                   "ls_means", "prediction", "profile", "ranova", "satterthwaite"},
     "course": {"plots", "report", "selfcheck", "selfcheck_bank", "widgets"},

@@ -4,7 +4,7 @@
   the Schur complement is summed over the pairs of nonzeros of E; it must equal the dense product.
 * An observation-level first term is eliminated from each PIRLS step (other terms reweighted by
   W / (1 + W (Z1 Lambda1)^2)); the Laplace deviance and the modes must be those of factoring every term.
-* A Nelder-Mead restart that lowers the deviance by less than ``glmm.SAME_OPTIMUM`` ends the restarts.
+* A Nelder-Mead restart that lowers the deviance by less than ``fitting.SAME_OPTIMUM`` ends the restarts.
 * lmer's ``SandwichMap`` (InstEval's ``W'Z1 G Z1'W``) pairs each entry only with those below it for a
   scalar first term; it must give the lower triangle of the dense product.
 """
@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 
 import mixedlite as ml
+import mixedlite.fitting as fitting
 import mixedlite.glmm as glmm
 from mixedlite.design import Design
 from mixedlite.families import get_family
@@ -86,15 +87,15 @@ def test_restarts_end_when_one_finds_the_same_optimum(monkeypatch):
     """The uncentred HEIGHT fails lme4's gradient check at the optimum (lme4 1.1-31 warns too: max|grad|
     0.0028); one Nelder-Mead restart lowers the deviance by 3e-7, a second one found nothing."""
     restarts = []
-    minimize = glmm.minimize
+    minimize = fitting.minimize
 
     def counting(fun, start, lower, optimizer="bobyqa", **kwargs):
         result = minimize(fun, start, lower, optimizer=optimizer, **kwargs)
-        if optimizer == glmm.RESTART_OPTIMIZER:
+        if optimizer == fitting.RESTART_OPTIMIZER:
             restarts.append(result.fun)
         return result
 
-    monkeypatch.setattr(glmm, "minimize", counting)
+    monkeypatch.setattr(fitting, "minimize", counting)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ml.ConvergenceWarning)
         m = ml.glmer(OBSERVATION_LEVEL, ml.load_dataset("grouseticks"), family="poisson")

@@ -70,7 +70,7 @@ def hand_coded_cake(case):
                     for j in range(temperature.shape[1]) for i in range(recipe.shape[1])})
     design.X = pd.DataFrame(columns, index=design.data.index)
     assert list(design.X.columns) == ref["coef_names"]
-    return ml.LinearMixedModel(design, REML=ref["REML"])
+    return ml.LinearMixedModel(design, REML=ref["REML"]).fit()
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import mixedlite as ml
+from mixedlite.fitting import leaves_boundary_downhill
 
 
 def close(value, printed, decimals):
@@ -59,11 +60,11 @@ def test_false_boundary_is_left_downhill():
     m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.load_dataset("sleepstudy"))
     on_edge = m._theta.copy()
     on_edge[0] = 0.0
-    assert m._leaves_boundary_downhill(on_edge)
-    assert not m._leaves_boundary_downhill(m._theta)
+    assert leaves_boundary_downhill(m.criterion, on_edge, m.design.theta_lower)
+    assert not leaves_boundary_downhill(m.criterion, m._theta, m.design.theta_lower)
     with pytest.warns(ml.SingularFitWarning):
         singular = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.load_dataset("Dyestuff2"))
-    assert not singular._leaves_boundary_downhill(singular._theta)
+    assert not leaves_boundary_downhill(singular.criterion, singular._theta, singular.design.theta_lower)
 
 
 @pytest.mark.parametrize("formula, dataset", [

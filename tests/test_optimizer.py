@@ -20,7 +20,7 @@ import pytest
 import mixedlite as ml
 from glmm_random import datasets
 from mixedlite.diagnostics import deriv12
-from mixedlite.glmm import mirrored_theta
+from mixedlite.fitting import mirrored_theta, turned_theta
 from mixedlite.optimize import free_coordinates, minimize, newton_polish
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -325,6 +325,27 @@ def test_mirrored_theta_only_where_a_column_turns_on_a_bound():
     assert mirrored_theta(np.array([0.0, 0.0, 0.2, 0.1]), rising, lower) is None  # nothing below T_11
     assert mirrored_theta(np.array([0.0, 0.3, 0.2, 0.1]), -rising, lower) is None  # falling: the optimiser leaves
     np.testing.assert_array_equal(mirrored_theta(np.array([0.0, 0.3, 0.2, 0.0]), rising, lower), [0.0, -0.3, 0.2, 0.0])
+
+
+def _lower_triangle(values, p):
+    """T (p x p) from its lower triangle filled column by column (lme4's theta order)."""
+    T = np.zeros((p, p))
+    T[np.triu_indices(p)[::-1]] = values  # the upper triangle's row-major order is the lower's column-major
+    return T
+
+
+def test_turned_theta_keeps_TT_and_moves_the_next_column_into_a_zero_one():
+    """A scalar term, then a 3 x 3 term whose first column sits on its bound: the turned factor has the
+    same T T', is still lower triangular with T_11 = 0, and T_22 = 0 (its weight moved into column 1)."""
+    lower = np.array([0.0, 0.0, -np.inf, -np.inf, 0.0, -np.inf, 0.0])
+    theta = np.array([0.7, 0.0, 1e-9, -0.2, 0.4, 0.3, 0.2])
+    (column, turned), = turned_theta(theta, lower)
+    assert column == slice(1, 4) and turned[0] == theta[0]
+    before, after = _lower_triangle(theta[1:], 3), _lower_triangle(turned[1:], 3)
+    np.testing.assert_allclose(after @ after.T, before @ before.T, atol=1e-15)
+    assert after[0, 0] == 0 and after[1, 1] == 0 and after[2, 2] >= 0
+    assert turned_theta(np.array([0.7, 0.5, 0.1, -0.2, 0.4, 0.3, 0.2]), lower) == []  # T_11 off its bound
+    assert turned_theta(np.array([0.7, 0.0, 0.5, 0.1, 0.0, 0.3, 0.0]), lower) == []   # T_22 = T_33 = 0: turned already
 
 
 def test_glmer_leaves_a_singular_optimum_that_its_mirror_image_improves():
