@@ -6,7 +6,7 @@ machine like this one: a rough anchor.  Where R with lme4 is installed, a table 
 timed on the same models in the same run (:mod:`bench_vs_lme4`); ``MIXEDLITE_BENCH_R=0`` skips it.
 
 The fits use small dense factorisations; BLAS runs single-threaded during a fit
-(``mixedlite.optimize.single_threaded_blas``), since a threaded BLAS slows badly on a busy machine.
+(``mixedlite.core.optimize.single_threaded_blas``), since a threaded BLAS slows badly on a busy machine.
 """
 import json
 import statistics

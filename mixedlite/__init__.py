@@ -5,35 +5,35 @@
     m = ml.lmer("Reaction ~ Days + (Days | Subject)", d)
     print(m.summary())
 
-The modules come in three layers; imports point down the list, never up
+The modules come in three layers, a folder each; imports point down the list, never up
 (``tests/test_architecture.py`` checks it):
 
-1. the fitting core -- ``reference`` (the slow, obvious version: read it first), ``formula``,
-   ``transforms``, ``design``, ``terms``, ``lmm`` (penalized least squares, lmer), ``pirls``,
-   ``families``, ``glmm``, ``negbin`` (glmer), ``optimize``, ``diagnostics``, ``display`` (lme4's
-   printed output) and ``model``: what every fitted model provides, the capabilities inference
-   asks for, and the table from the chapters' symbols (u_j, tau, theta = tau / sigma, ...) to the
-   code's names;
-2. inference -- ``anova``, ``anova_contrasts``, ``anova_tables``, ``satterthwaite``,
+1. ``core/``, the fitting core -- ``reference`` (the slow, obvious version: read it first),
+   ``formula``, ``transforms``, ``design``, ``terms``, ``pls`` (the penalized least squares of both
+   model types), ``lmm`` (lmer), ``pirls``, ``families``, ``glmm``, ``negbin`` (glmer), ``fitting``
+   (the one optimisation driver), ``optimize``, ``diagnostics``, ``display`` (lme4's printed output)
+   and ``model``: what every fitted model provides, the capabilities inference asks for, and the
+   table from the chapters' symbols (u_j, tau, theta = tau / sigma, ...) to the code's names;
+2. ``inference/`` -- ``anova``, ``anova_contrasts``, ``anova_tables``, ``satterthwaite``,
    ``kenward_roger``, ``contest``, ``ls_means``, ``ranova``, ``profile``, ``bootstrap``,
    ``prediction``, gathered by ``inference``;
-3. the course's helpers -- ``plots``, ``widgets``, ``report``, ``selfcheck`` and its question bank,
-   loaded when first used.
+3. ``course/``, the course's helpers -- ``plots``, ``widgets``, ``report``, ``selfcheck`` and its
+   question bank, loaded when first used (``ml.plots``, ``ml.widgets``, ...).
 """
 # the fitting core: it imports nothing below
 from .datasets import list_datasets, load_dataset
-from .diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
-from .formula import expand_formula, parse_formula
-from .glmm import GeneralizedLinearMixedModel, glmer, overdispersion
-from .lmm import LinearMixedModel, lmer
-from .negbin import glmer_nb
+from .core.diagnostics import ConvergenceWarning, SingularFitWarning, design_effect, effective_sample_size, icc
+from .core.formula import expand_formula, parse_formula
+from .core.glmm import GeneralizedLinearMixedModel, glmer, overdispersion
+from .core.lmm import LinearMixedModel, lmer
+from .core.negbin import glmer_nb
 # inference: uses the core, and gives every fit m.confint(), m.predict_interval() and m.summary(ddf=...)
-# (mixedlite.model.inference_method), so it is always imported with the package
-from .contest import contest
-from .inference import anova, anova_ddf, bootmer, coefficient_tests, confint, drop1, pbmodcomp, variance_test
-from .ls_means import ls_means
-from .prediction import predict_interval
-from .ranova import ranova
+# (mixedlite.core.model.inference_method), so it is always imported with the package
+from .inference.contest import contest
+from .inference.inference import anova, anova_ddf, bootmer, coefficient_tests, confint, drop1, pbmodcomp, variance_test
+from .inference.ls_means import ls_means
+from .inference.prediction import predict_interval
+from .inference.ranova import ranova
 
 __all__ = [
     # fitting
@@ -54,5 +54,5 @@ def __getattr__(name):
     """``ml.plots``, ``ml.widgets``, ``ml.report``, ``ml.selfcheck``: imported when first touched."""
     if name in _LAZY_MODULES:
         import importlib
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".course.{name}", __name__)
     raise AttributeError(f"module 'mixedlite' has no attribute {name!r}")

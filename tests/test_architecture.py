@@ -1,12 +1,13 @@
-"""The architecture of mixedlite: three layers with import arrows pointing one way, and no circle.
+"""The architecture of mixedlite: three layers, one folder each, with import arrows pointing one way
+and no circle.
 
 Every module's imports are read with ``ast`` -- at the top and inside functions alike, since a
 lazy import is still an arrow -- and checked against the layers of ``mixedlite/__init__.py``:
 
-    fitting core  <-  inference  <-  the course's helpers  <-  the package (__init__)
+    core/ (and datasets/)  <-  inference/  <-  course/ (the course's helpers)  <-  the package (__init__)
 
-A module may import from its own layer and the layers to its left, never to its right.  A new
-module must be given its layer here.  The fitted-model contract of ``mixedlite/model.py`` is
+A module may import from its own layer and the layers to its left, never to its right.  A module's
+layer is its folder.  The fitted-model contract of ``mixedlite/core/model.py`` is
 checked too: capabilities are declared by every model class, and no code duck-types with hasattr.
 """
 import ast
@@ -15,26 +16,19 @@ from pathlib import Path
 import pytest
 
 import mixedlite as ml
-from mixedlite.glmm import GeneralizedLinearMixedModel
-from mixedlite.lmm import LinearMixedModel
-from mixedlite.model import MixedModel
-from mixedlite.negbin import NegativeBinomialMixedModel
+from mixedlite.core.glmm import GeneralizedLinearMixedModel
+from mixedlite.core.lmm import LinearMixedModel
+from mixedlite.core.model import MixedModel
+from mixedlite.core.negbin import NegativeBinomialMixedModel
 
 PACKAGE = Path(ml.__file__).parent
 
-LAYERS = {
-    "core": {"datasets", "design", "diagnostics", "display", "families", "fitting", "formula", "glmm", "lmm",
-             "model", "negbin", "optimize", "pirls", "pls", "reference", "terms", "transforms"},
-    "inference": {"anova", "anova_contrasts", "anova_tables", "bootstrap", "contest", "inference", "kenward_roger",
-                  "ls_means", "prediction", "profile", "ranova", "satterthwaite"},
-    "course": {"plots", "report", "selfcheck", "selfcheck_bank", "widgets"},
-    "package": {"__init__"},
-}
+LAYER_FOLDERS = {"core", "inference", "course"}
 ORDER = ["core", "inference", "course", "package"]  # a layer may import only from itself and those before it
 
 
 def module_name(path):
-    """``lmm`` for mixedlite/lmm.py, ``datasets`` for mixedlite/datasets/__init__.py."""
+    """``lmm`` for mixedlite/core/lmm.py, ``datasets`` for mixedlite/datasets/__init__.py."""
     parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
     if parts[-1] == "__init__" and len(parts) > 1:
         parts.pop()
@@ -76,17 +70,18 @@ GRAPH = {name: imported_modules(name) for name in MODULES}
 
 
 def layer_of(name):
+    """The folder of a module (``core.lmm``: core); the bundled data belong to the core."""
     top = name.split(".")[0]
-    for layer, members in LAYERS.items():
-        if top in members:
-            return layer
-    return None
+    if top in LAYER_FOLDERS:
+        return top
+    return {"datasets": "core", "__init__": "package"}.get(top)
 
 
-def test_every_module_has_a_layer():
+def test_every_module_lives_in_a_layer_folder():
     unplaced = [name for name in MODULES if layer_of(name) is None]
-    assert not unplaced, f"give these modules a layer in tests/test_architecture.py (LAYERS): {unplaced}"
-    assert {"lmm", "glmm", "model", "inference", "profile", "plots"} <= set(MODULES)  # the scan found the package
+    assert not unplaced, f"move these modules into core/, inference/ or course/: {unplaced}"
+    assert {"core.lmm", "core.glmm", "core.model", "inference.inference", "inference.profile",
+            "course.plots"} <= set(MODULES)  # the scan found the package
 
 
 def test_imports_point_from_helpers_to_inference_to_core_never_back():
@@ -138,7 +133,7 @@ def test_the_cycle_finder_finds_circles():
 
 def test_lazy_imports_are_read_too():
     """The scan sees imports inside functions: widgets imports lmm only when an app is built."""
-    assert "lmm" in {target for target, _ in GRAPH["widgets"]}
+    assert "core.lmm" in {target for target, _ in GRAPH["course.widgets"]}
 
 
 # ------------------------------------------------------------ the fitted-model contract
@@ -161,7 +156,7 @@ def test_no_duck_typing_with_hasattr():
     found = [f"{MODULES[name].name}:{node.lineno}" for name in MODULES
              for node in ast.walk(ast.parse(MODULES[name].read_text()))
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr"]
-    assert not found, f"hasattr in {found}: declare a capability in mixedlite/model.py instead"
+    assert not found, f"hasattr in {found}: declare a capability in mixedlite/core/model.py instead"
 
 
 def test_methods_that_do_not_apply_say_which_and_why():

@@ -2,7 +2,7 @@
 import re
 
 import mixedlite as ml
-from mixedlite.display import abbreviate, r_format
+from mixedlite.core.display import abbreviate, r_format
 
 
 def test_r_format_uses_common_decimals_like_r():

@@ -16,12 +16,12 @@ import pytest
 import scipy.sparse as sp
 
 import mixedlite as ml
-import mixedlite.fitting as fitting
-import mixedlite.glmm as glmm
-from mixedlite.design import Design
-from mixedlite.families import get_family
-from mixedlite.pls import SandwichMap
-from mixedlite.pirls import PIRLS
+import mixedlite.core.fitting as fitting
+import mixedlite.core.glmm as glmm
+from mixedlite.core.design import Design
+from mixedlite.core.families import get_family
+from mixedlite.core.pls import SandwichMap
+from mixedlite.core.pirls import PIRLS
 
 OBSERVATION_LEVEL = "TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
-from mixedlite.formula import grouping_factor, model_matrix, parse_formula, polynomial_contrasts
+from mixedlite.core.formula import grouping_factor, model_matrix, parse_formula, polynomial_contrasts
 
 
 # lme4's findbars: nested terms innermost first, named as expandSlash names them (c:(b:a), not c:b:a)
@@ -104,7 +104,7 @@ def test_predictions_on_newdata_keep_ordered_factor_contrasts():
 
 
 def test_nested_groups_are_named_as_lme4():
-    from mixedlite.formula import expand_group, group_parts
+    from mixedlite.core.formula import expand_group, group_parts
     assert expand_group("a/b/c") == ["c:(b:a)", "b:a", "a"]
     assert expand_group("a/b/c/d")[0] == "d:(c:(b:a))"
     assert group_parts("c:(b:a)") == ["c", "b", "a"]
@@ -115,7 +115,7 @@ def test_nested_groups_are_named_as_lme4():
 def test_terms_are_ordered_as_lme4_orders_them():
     """mkReTrms: the written order unless a term has more levels than one before it; then
     rev(order(levels)), so that ties come in reverse formula order (theta and a, a.1 follow)."""
-    from mixedlite.terms import lme4_term_order
+    from mixedlite.core.terms import lme4_term_order
 
     class Term:
         def __init__(self, name, n_levels):

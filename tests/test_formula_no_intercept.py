@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mixedlite as ml
-from mixedlite.formula import model_matrix
+from mixedlite.core.formula import model_matrix
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "formula" / "no_intercept_coding.json"
 REFERENCE = json.loads(FIXTURE.read_text())["model_matrix"]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
-from mixedlite.formula import model_matrix
+from mixedlite.core.formula import model_matrix
 
 HERE = pathlib.Path(__file__).parent / "fixtures" / "formula"
 REFERENCE = json.loads((HERE / "formula_reference.json").read_text())

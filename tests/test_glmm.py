@@ -142,7 +142,7 @@ def test_nAGQ0_fast_fit(fits):
 
 def test_exact_laplace_is_lower_than_lme4(fits):
     """lme4's PIRLS tolerance (tolPwrss = 1e-7) makes its deviance slightly higher than the exact Laplace
-    approximation; with a tight tolerance our fit reaches a lower deviance (see mixedlite.glmm)."""
+    approximation; with a tight tolerance our fit reaches a lower deviance (see mixedlite.core.glmm)."""
     _, ref = fits["cbpp_binomial_laplace"]
     exact = ml.glmer(ref["formula"], ml.load_dataset("cbpp"), tolPwrss=1e-12)
     assert exact.objective < ref["objective"] - 1e-4

@@ -27,7 +27,7 @@ import pytest
 from scipy import stats
 
 import mixedlite as ml
-from mixedlite.fitting import ThetaSearch
+from mixedlite.core.fitting import ThetaSearch
 
 REF = json.loads((Path(__file__).parent / "fixtures" / "glmm_inference.json").read_text())
 CBPP_FORMULA = REF["formula"]
@@ -105,7 +105,7 @@ def test_profile_of_a_correlated_random_slope_matches_lme4():
 
 
 def test_profile_of_the_deviance_at_the_optimum_is_the_fits_deviance(gfit):
-    from mixedlite.profile import GlmmProfile
+    from mixedlite.inference.profile import GlmmProfile
     prof = GlmmProfile(gfit)
     assert prof.deviance(prof.opt) == pytest.approx(gfit.objective, rel=1e-12)
     assert gfit.objective == pytest.approx(REF["fit"]["deviance"], rel=1e-5)
@@ -198,7 +198,7 @@ def test_bootstrap_distribution_matches_lme4s(boot):
 
 def test_percentile_intervals_of_lme4s_replicates_are_lme4s():
     """boot.ci(type = "perc") on lme4's own replicates: the same seed gives confint the same t."""
-    from mixedlite.bootstrap import percentile_interval
+    from mixedlite.inference.bootstrap import percentile_interval
     t = np.array(REF["boot"]["t"])
     ours = np.array([percentile_interval(t[:, j], np.array([0.025, 0.975])) for j in range(t.shape[1])])
     np.testing.assert_allclose(ours, REF["boot"]["ci"], rtol=1e-10)

@@ -101,7 +101,7 @@ def test_variance_test_halves_the_p_value_for_one_variance():
 
 def test_mixture_of_two_chi_squares():
     from scipy import stats
-    from mixedlite.anova import mixture_pvalue
+    from mixedlite.inference.anova import mixture_pvalue
     x = 3.7
     assert mixture_pvalue(x, 2) == pytest.approx(0.5 * stats.chi2.sf(x, 1) + 0.5 * stats.chi2.sf(x, 2))
     assert mixture_pvalue(0.0, 1) == 1.0

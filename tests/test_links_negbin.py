@@ -15,7 +15,7 @@ import pytest
 
 import mixedlite as ml
 from references import relative_error
-from mixedlite.families import LINKS, get_family
+from mixedlite.core.families import LINKS, get_family
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LINK_FITS = json.loads((FIXTURES / "lme4_options_links.json").read_text())["fits"]
@@ -127,7 +127,7 @@ def test_glmer_nb_with_lme4_pirls_rule():
 def test_negative_binomial_family_is_mass():
     """MASS's negative.binomial: variance mu + mu^2 / theta, -2 log dnbinom, and mean-mu draws."""
     from scipy import stats
-    from mixedlite.families import NegativeBinomial
+    from mixedlite.core.families import NegativeBinomial, Poisson
     fam = NegativeBinomial(2.5)
     y, mu = np.array([0.0, 1, 4, 10]), np.array([0.5, 2.0, 3.0, 7.0])
     logpmf = stats.nbinom.logpmf(y, 2.5, 2.5 / (2.5 + mu))
@@ -138,7 +138,7 @@ def test_negative_binomial_family_is_mass():
     with pytest.raises(ValueError, match="theta must be a positive number"):
         NegativeBinomial(-1.0)
     # theta -> infinity is the Poisson: no digits lost to cancellation on the way
-    poisson, huge = ml.families.Poisson(), NegativeBinomial(1e9)
+    poisson, huge = Poisson(), NegativeBinomial(1e9)
     ones = np.ones(4)
     assert np.isclose(huge.minus_two_loglik(y, mu, ones, ones), poisson.minus_two_loglik(y, mu, ones, ones),
                       rtol=1e-8)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mixedlite as ml
-from mixedlite.fitting import leaves_boundary_downhill
+from mixedlite.core.fitting import leaves_boundary_downhill
 
 
 def close(value, printed, decimals):

@@ -1,7 +1,7 @@
 """Multiple-choice questions must not be answerable by their form, and must explain themselves.
 
 Every question of the course counts: the graded ones in solutions/ (prerequisites, practice_test and the
-questions inside the exercises) and the chapters' self-check questions (mixedlite.selfcheck_bank).
+questions inside the exercises) and the chapters' self-check questions (mixedlite.course.selfcheck_bank).
 """
 import json
 import re

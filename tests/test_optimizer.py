@@ -19,9 +19,9 @@ import pytest
 
 import mixedlite as ml
 from glmm_random import datasets
-from mixedlite.diagnostics import deriv12
-from mixedlite.fitting import mirrored_theta, turned_theta
-from mixedlite.optimize import free_coordinates, minimize, newton_polish
+from mixedlite.core.diagnostics import deriv12
+from mixedlite.core.fitting import mirrored_theta, turned_theta
+from mixedlite.core.optimize import free_coordinates, minimize, newton_polish
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OBJECTIVE_RTOL = 1e-5  # the developer guide's tolerance on objectives (relative)

@@ -9,7 +9,7 @@ import pytest
 
 import mixedlite as ml
 from mixedlite import plots
-from mixedlite.widgets import pooling_table, simulate_clusters
+from mixedlite.course.widgets import pooling_table, simulate_clusters
 
 
 @pytest.fixture(scope="module")

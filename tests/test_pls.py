@@ -2,7 +2,7 @@
 
 For random theta, the profiled criteria, beta, b and the conditional variances from the blocked
 Cholesky must equal those from the textbook formulas with dense matrices:
-``M = Lambda' Z' Z Lambda + I``, ``beta`` and ``u`` from the joint normal equations (mixedlite.reference).
+``M = Lambda' Z' Z Lambda + I``, ``beta`` and ``u`` from the joint normal equations (mixedlite.core.reference).
 Designs cover a scalar leading term, a vector leading term, vector terms after the first, and
 the sparse path used for large models.
 """
@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mixedlite.lmm as lmm
-from mixedlite import reference
-from mixedlite.design import Design
+import mixedlite.core.lmm as lmm
+from mixedlite.core import reference
+from mixedlite.core.design import Design
 
 
 def dense_reference(pls, design, theta, REML):
-    """mixedlite.reference's dense computation on the same X, Z and y: objective, beta, b and Lambda M^-1 Lambda'."""
+    """mixedlite.core.reference's dense computation on the same X, Z and y: objective, beta, b and Lambda M^-1 Lambda'."""
     Lam = reference.relative_covariance_factor(design, theta)
     fit = reference.penalized_least_squares(pls.X, pls.Z.toarray(), Lam, pls.y)
     return fit.reml_criterion if REML else fit.deviance, fit.beta, fit.b, Lam @ fit.M_inv @ Lam.T
@@ -39,7 +39,7 @@ FORMULAS = ["y ~ x + (1 | g)", "y ~ x + (x | g)", "y ~ x + (1 | g) + (1 | h)",
 @pytest.mark.parametrize("formula", FORMULAS)
 def test_blocked_factorisation_matches_dense_formulas(formula, sparse, monkeypatch):
     if sparse:
-        monkeypatch.setattr("mixedlite.pls.DENSE_LIMIT", 0)
+        monkeypatch.setattr("mixedlite.core.pls.DENSE_LIMIT", 0)
     d = simulated_data()
     design = Design(formula, d)
     pls = lmm.PenalizedLeastSquares(design, d.loc[design.data.index, "y"])

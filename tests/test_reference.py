@@ -1,4 +1,4 @@
-"""The fast path against the readable one: :mod:`mixedlite.reference` (dense matrices, one equation a line).
+"""The fast path against the readable one: :mod:`mixedlite.core.reference` (dense matrices, one equation a line).
 
 For small models of every random-effects shape -- a scalar intercept, a correlated vector term,
 an uncorrelated ``||`` term, nested, crossed, three grouping factors, prior weights, offsets --
@@ -13,7 +13,7 @@ an uncorrelated ``||`` term, nested, crossed, three grouping factors, prior weig
 The GLMMs are fitted with ``tolPwrss=1e-13``: mixedlite's PIRLS, like lme4's, evaluates log|L|^2
 with the working weights of the last-but-one iterate, which differs from the Laplace approximation
 at the exact mode by a term of the order of the last PIRLS step (5.6e-4 in deviance on cbpp at
-lme4's tolPwrss = 1e-7; see :mod:`mixedlite.glmm`).  The reference iterates to 1e-15 and takes
+lme4's tolPwrss = 1e-7; see :mod:`mixedlite.core.glmm`).  The reference iterates to 1e-15 and takes
 log|L|^2 at the mode itself.
 """
 import warnings
@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
-from mixedlite import reference
-from mixedlite.design import Design
+from mixedlite.core import reference
+from mixedlite.core.design import Design
 
 OBJECTIVE_RTOL = 1e-10   # lmer criteria: the same arithmetic, up to rounding
 ESTIMATE_RTOL = 1e-8     # beta, sigma, modes at the optimum

@@ -3,20 +3,20 @@
 The source text's three ways to a p-value, each in its own module:
 
 * likelihood-ratio tests between nested models, with the boundary-corrected mixture for
-  variance components: :mod:`mixedlite.anova` (lme4's ``anova``);
+  variance components: :mod:`mixedlite.inference.anova` (lme4's ``anova``);
 * t- and F-tests of fixed effects with approximate denominator degrees of freedom:
-  Satterthwaite (:mod:`mixedlite.satterthwaite`, lmerTest) and Kenward-Roger
-  (:mod:`mixedlite.kenward_roger`, pbkrtest);
-* lmerTest's tables built on them: F-tests of terms (:mod:`mixedlite.anova_tables`, with the
-  hypotheses of :mod:`mixedlite.anova_contrasts`), tests of any contrast (:mod:`mixedlite.contest`),
-  least-squares means (:mod:`mixedlite.ls_means`) and LRTs of random terms (:mod:`mixedlite.ranova`);
-* the parametric bootstrap: :mod:`mixedlite.bootstrap` (lme4's ``bootMer``, pbkrtest's
+  Satterthwaite (:mod:`mixedlite.inference.satterthwaite`, lmerTest) and Kenward-Roger
+  (:mod:`mixedlite.inference.kenward_roger`, pbkrtest);
+* lmerTest's tables built on them: F-tests of terms (:mod:`mixedlite.inference.anova_tables`, with the
+  hypotheses of :mod:`mixedlite.inference.anova_contrasts`), tests of any contrast (:mod:`mixedlite.inference.contest`),
+  least-squares means (:mod:`mixedlite.inference.ls_means`) and LRTs of random terms (:mod:`mixedlite.inference.ranova`);
+* the parametric bootstrap: :mod:`mixedlite.inference.bootstrap` (lme4's ``bootMer``, pbkrtest's
   ``PBmodcomp``).
 
-Confidence intervals (lme4's ``confint``): Wald, profile (:mod:`mixedlite.profile`) and
+Confidence intervals (lme4's ``confint``): Wald, profile (:mod:`mixedlite.inference.profile`) and
 percentile bootstrap.  This module gathers them behind the names the models call:
 ``m.confint()`` and ``m.summary(ddf=...)`` are :func:`confint` and :func:`coefficient_tests`,
-handed to the models with :func:`mixedlite.model.inference_method` (the models never import
+handed to the models with :func:`mixedlite.core.model.inference_method` (the models never import
 this module; it imports them).
 """
 import numpy as np
@@ -27,7 +27,7 @@ from .anova import anova, mixture_pvalue, variance_test
 from .anova_tables import anova_ddf, drop1
 from .bootstrap import BootstrapResult, bootmer, pbmodcomp, percent_labels
 from .contest import ddf_method as _ddf_method
-from .model import inference_method
+from ..core.model import inference_method
 from .profile import profile_confint, sdcor_names, theta_to_sdcor
 
 __all__ = ["BootstrapResult", "anova", "anova_ddf", "bootmer", "coefficient_tests", "confint", "mixture_pvalue",
@@ -83,7 +83,7 @@ def confint(model, parm=None, level=0.95, method="Wald", nsim=500, seed=None, pr
 
     * ``"Wald"``: ``beta +- z SE`` for fixed effects; NaN for variance parameters (as lme4:
       Wald intervals for variances are unreliable).
-    * ``"profile"``: likelihood-profile intervals (:mod:`mixedlite.profile`).
+    * ``"profile"``: likelihood-profile intervals (:mod:`mixedlite.inference.profile`).
     * ``"boot"``: percentile intervals from ``nsim`` parametric-bootstrap refits (``seed``).
     """
     if not 0 < level < 1:

@@ -25,7 +25,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .anova import check_same_data
-from .model import require
+from ..core.model import require
 
 
 def _as_series(value):

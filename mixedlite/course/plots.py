@@ -185,7 +185,7 @@ def shrinkage_plot(table, grand_mean=None, ax=None, size_column="n", label_sizes
     """Per-cluster estimates moving from no pooling (left) to partial pooling (right).
 
     ``table`` has columns ``no_pooling`` and ``partial_pooling`` (one row per cluster) and a
-    cluster-size column, as :func:`mixedlite.widgets.pooling_table` returns.  Line colour shows
+    cluster-size column, as :func:`mixedlite.course.widgets.pooling_table` returns.  Line colour shows
     the cluster size (colour bar); ``label_sizes`` writes ``n=...`` beside each line (default:
     only when there are at most 12 clusters).  The dashed line is the grand mean.
     """

@@ -8,7 +8,7 @@ A formula has a response, fixed-effects terms and random-effects terms.
   with the named contrasts), ``offset(expr)``
   (added to the linear predictor with coefficient 1; several are summed), and transforms
   evaluated on the data (``I(x^2)``, ``log(x)``, and the stateful ``scale(x)``, ``poly(x, k)``,
-  whose training parameters are reused on new data: see :mod:`mixedlite.transforms`).
+  whose training parameters are reused on new data: see :mod:`mixedlite.core.transforms`).
 * Random part: ``(expr | g)`` is one term with correlated effects;
   ``(1 + x || g)`` becomes uncorrelated terms ``(1 | g) + (0 + x | g)``;
   ``(1 | a/b/c)`` becomes ``(1 | c:(b:a)) + (1 | b:a) + (1 | a)`` (lme4's ``findbars``

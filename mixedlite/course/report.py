@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .diagnostics import icc as _icc
+from ..core.diagnostics import icc as _icc
 
 __all__ = ["apa_p", "apa_r", "fixed_effect_stats", "random_structure", "apa_paragraph"]
 
@@ -106,7 +106,7 @@ def apa_paragraph(model, term, response=None, group_noun=None, ddf="Satterthwait
     """A results paragraph in APA style, every number taken from ``model``.
 
     ``term``: the fixed effect to report.  ``response`` and ``group_noun``: words for the outcome
-    and the clusters (default: the column names).  ``comparison``: an :func:`mixedlite.anova`
+    and the clusters (default: the column names).  ``comparison``: an :func:`mixedlite.inference.anova`
     table whose last row tests this model against a simpler one (reported as chi-square).
     """
     response = response or model.design.formula.response

@@ -3,7 +3,7 @@
 Every number a fitted model reports comes from the formulas in this module.  Here they are
 written with dense matrices, one equation a line, as in Bates, Maechler, Bolker and Walker
 (2015), "Fitting linear mixed-effects models using lme4" (JSS 67(1); "the lme4 paper") and
-lme4pureR's ``pls()`` and ``pirls()``.  The fast path (:mod:`mixedlite.lmm`, :mod:`mixedlite.pirls`)
+lme4pureR's ``pls()`` and ``pirls()``.  The fast path (:mod:`mixedlite.core.lmm`, :mod:`mixedlite.core.pirls`)
 computes the same numbers with blocked sparse factorisations; ``tests/test_reference.py``
 checks that the two agree.  Nothing here is fast: it is for reading and for checking.
 
@@ -61,7 +61,7 @@ from .families import get_family
 
 
 def model_matrices(design):
-    """X (n x p) and Z (n x q) of a :class:`mixedlite.design.Design`, dense."""
+    """X (n x p) and Z (n x q) of a :class:`mixedlite.core.design.Design`, dense."""
     X = design.X.to_numpy(dtype=float)
     Z = np.hstack([term.Z().toarray() for term in design.terms])
     return X, Z
@@ -204,7 +204,7 @@ def pirls(X, Z, Lambda, y, beta, family, wt=None, n_trials=None, offset=None, to
     raise the penalized deviance are halved.  Then the Laplace approximation to chapter 8's
     integral over the u_j (a second-order expansion of the log-integrand around its mode) is
         -2 log L(theta, beta) ~= -2 log p(y | u) + |u|^2 + log|L|^2     at the mode u.
-    ``family``: a :mod:`mixedlite.families` family or its name ("binomial", "poisson").
+    ``family``: a :mod:`mixedlite.core.families` family or its name ("binomial", "poisson").
     Binomial responses as R's glm holds them: y the proportion of successes, wt the trials
     (``n_trials``: the trials of a cbind response, for the binomial coefficient).
     """
@@ -258,7 +258,7 @@ def glmm_at(design, response, family, theta, beta, tol=1e-12):
     """PIRLS and the Laplace deviance of a glmer design at (theta, beta).
 
     ``response``: y, wt (prior weights; trials for the binomial) and n (trials of a cbind
-    response), as :func:`mixedlite.glmm.binomial_response` or ``poisson_response`` make them.
+    response), as :func:`mixedlite.core.glmm.binomial_response` or ``poisson_response`` make them.
     """
     X, Z = model_matrices(design)
     return pirls(X, Z, relative_covariance_factor(design, theta), response.y, np.asarray(beta, dtype=float),

@@ -5,7 +5,7 @@ adds a shape parameter theta::
 
     y | u ~ NB(mu, theta),   Var(y | u) = mu + mu^2 / theta,   log(mu) = X beta + Z Lambda u
 
-For a fixed theta this is an ordinary GLMM (:class:`mixedlite.families.NegativeBinomial`).
+For a fixed theta this is an ordinary GLMM (:class:`mixedlite.core.families.NegativeBinomial`).
 theta is estimated as lme4's ``glmer.nb`` does, alternating between theta and the GLMM fit:
 
 1. fit the Poisson GLMM, and take MASS's ``theta.ml`` on its fitted means as a first theta;

@@ -29,9 +29,9 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
-from .diagnostics import ConvergenceWarning
-from .optimize import minimize
-from .pls import PenalizedLeastSquares
+from ..core.diagnostics import ConvergenceWarning
+from ..core.optimize import minimize
+from ..core.pls import PenalizedLeastSquares
 
 LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
 

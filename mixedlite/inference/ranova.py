@@ -24,10 +24,10 @@ import numpy as np
 from scipy import stats
 
 from .anova import AnovaTable
-from .design import WEIGHTS_COLUMN, Design
-from .formula import Formula, RandomTerm, _fixed_term_labels, parse_formula, split_top
-from .lmm import LinearMixedModel
-from .model import require
+from ..core.design import WEIGHTS_COLUMN, Design
+from ..core.formula import Formula, RandomTerm, _fixed_term_labels, parse_formula, split_top
+from ..core.lmm import LinearMixedModel
+from ..core.model import require
 
 COLUMNS = ["npar", "logLik", "AIC", "LRT", "Df", "Pr(>Chisq)"]
 

@@ -6,7 +6,7 @@ follows nearly the same path as lme4's.  One deliberate difference: the change i
 criterion that ends the search is by default relative (``ftol_rel = 1e-12``), not absolute.
 An absolute 1e-8 stops early in a flat valley of a criterion near 2000 (the clinic tutorial's
 random-slope model: lme4's rule stops 1.7e-6 above the optimum, with the intercept variance
-0.1% off).  lmer stops at the smaller of the two (:class:`mixedlite.fitting.Criterion`).
+0.1% off).  lmer stops at the smaller of the two (:class:`mixedlite.core.fitting.Criterion`).
 
 Switching optimiser -- one of the remedies for a convergence warning -- is
 ``optimizer="Nelder_Mead"`` (or ``"sbplx"``, ``"cobyla"``).
@@ -17,7 +17,7 @@ return the best point evaluated, flagged as not converged; the fit warns and nam
 
 After the optimiser stops, :func:`newton_polish` finishes the job with Newton steps
 ``x - H^-1 g`` on the finite-difference gradient and Hessian of the convergence check
-(:func:`mixedlite.diagnostics.deriv12`), each kept only if it lowers the criterion.
+(:func:`mixedlite.core.diagnostics.deriv12`), each kept only if it lowers the criterion.
 Derivative-free optimisers crawl in flat valleys; one Newton step there lands on the optimum.
 """
 import functools

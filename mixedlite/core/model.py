@@ -1,17 +1,17 @@
 """The fitted-model contract: what every mixed model provides, and what it can be asked.
 
 :class:`MixedModel` holds everything a fitted model derives from its estimates, with lme4's names
-and layouts.  Its two subclasses fit: :class:`mixedlite.lmm.LinearMixedModel` (lmer) and
-:class:`mixedlite.glmm.GeneralizedLinearMixedModel` (glmer, and glmer.nb).  Building a model from its
+and layouts.  Its two subclasses fit: :class:`mixedlite.core.lmm.LinearMixedModel` (lmer) and
+:class:`mixedlite.core.glmm.GeneralizedLinearMixedModel` (glmer, and glmer.nb).  Building a model from its
 design is cheap; ``fit()`` fits it (``lmer()`` and ``glmer()`` do both), with the one optimisation
-driver of :mod:`mixedlite.fitting`.
+driver of :mod:`mixedlite.core.fitting`.
 
 What every fitted model provides
 ================================
 
 Set by the subclass when it fits (the estimates)::
 
-    design     the Design: y, X, the random-effects terms, the offset (mixedlite.design)
+    design     the Design: y, X, the random-effects terms, the offset (mixedlite.core.design)
     _theta     theta as an array (``theta`` is the named Series)
     beta       the fixed effects;   _vcov   their covariance matrix
     b          the random effects, term by term, level by level;   u   their spherical version
@@ -38,7 +38,7 @@ and the reason in its error), never ``hasattr``:
 ``is_linear``
     a Gaussian response with the identity link, fitted by penalized least squares: the
     criterion has a closed form in theta and sigma (``model.pls``, a
-    :class:`mixedlite.pls.PenalizedLeastSquares`).  Satterthwaite's and Kenward-Roger's
+    :class:`mixedlite.core.pls.PenalizedLeastSquares`).  Satterthwaite's and Kenward-Roger's
     degrees of freedom, lmerTest's tables and ``ranova`` need it; profiles use it.
 ``has_residual_variance``
     sigma is estimated (lme4's "Residual" row of ``VarCorr``, one more parameter in ``df``,
@@ -65,7 +65,7 @@ The chapters write a random intercept as ``u_j ~ N(0, tau^2)``; lme4 and this co
 (GLMMs: ``u ~ N(0, I)``).  For a scalar term ``(1 | g)``, ``Lambda = theta I`` and so
 ``tau = theta sigma``: **theta = tau / sigma**.  For a term with p effects per level, T(theta) is
 lower triangular (theta fills it column by column, lme4's order) and each level's b has
-covariance ``sigma^2 T T'``.  :mod:`mixedlite.reference` writes every equation with these names,
+covariance ``sigma^2 T T'``.  :mod:`mixedlite.core.reference` writes every equation with these names,
 densely; the table below says where each symbol lives in the fast path.
 
 ================================  =====================================  =====================================
@@ -311,7 +311,7 @@ class MixedModel:
 
         ``method="Wald"`` (``estimate +- z SE`` for the fixed effects; NaN for variance parameters,
         as lme4), ``"profile"`` or ``"boot"`` (percentile, ``nsim`` refits, ``seed``; ``progress``
-        shows a progress bar).  See :func:`mixedlite.inference.confint`.
+        shows a progress bar).  See :func:`mixedlite.inference.inference.confint`.
         """
         return self._inference("confint")(self, parm=parm, level=level, method=method, nsim=nsim, seed=seed,
                                           progress=progress)
@@ -369,7 +369,7 @@ class MixedModel:
 
         New clusters draw their random effects from the estimated covariance; known ones from
         their conditional distribution; new observations add residual noise.  See
-        :func:`mixedlite.prediction.predict_interval` for the method and how it compares with
+        :func:`mixedlite.inference.prediction.predict_interval` for the method and how it compares with
         merTools' ``predictInterval`` and lme4's ``bootMer``.
         """
         return self._inference("predict_interval")(self, newdata, level=level, nsim=nsim, seed=seed,

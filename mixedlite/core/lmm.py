@@ -18,7 +18,7 @@ Prior weights (lme4's ``lmer(weights = w)``): observation i has residual varianc
 ``sqrt(w_i)``), and both criteria subtract ``log|W| = sum log w_i``.
 
 The penalized least squares at each theta (a blocked Cholesky factorisation, as
-MixedModels.jl's) is :class:`mixedlite.pls.PenalizedLeastSquares`.
+MixedModels.jl's) is :class:`mixedlite.core.pls.PenalizedLeastSquares`.
 """
 import dataclasses
 
@@ -43,7 +43,7 @@ class LinearMixedModel(MixedModel):
     ``LinearMixedModel(design, REML)`` builds the model (cheap) and :meth:`fit` fits it."""
 
     family = "gaussian"
-    is_linear = True               # capabilities (mixedlite.model): a closed-form criterion, model.pls,
+    is_linear = True               # capabilities (mixedlite.core.model): a closed-form criterion, model.pls,
     has_residual_variance = True   # and a residual variance sigma^2
 
     def __init__(self, design, REML=True, pls=None):
@@ -53,9 +53,9 @@ class LinearMixedModel(MixedModel):
         self._Z = self.pls.Z
 
     def fit(self, optimizer="bobyqa", maxeval=100_000, start=None, check_convergence=True, step_fraction=None):
-        """Minimise the criterion over theta (:func:`mixedlite.fitting.fit_theta`); returns the model.
+        """Minimise the criterion over theta (:func:`mixedlite.core.fitting.fit_theta`); returns the model.
 
-        Policies (see :mod:`mixedlite.fitting`): lme4's edge restart after every run, fresh runs while
+        Policies (see :mod:`mixedlite.core.fitting`): lme4's edge restart after every run, fresh runs while
         the gradient check fails or after a breakdown, and the Newton polish where the checks take
         derivatives.  ``step_fraction``: first steps of this fraction of each (standard) theta element,
         at least a tenth of it; by default NLopt's.

@@ -28,7 +28,7 @@ The policies, and what each is for:
   lowered the deviance; tests/test_fast_paths.py).  Each model says when the check fails: lmer where its
   checks report it (lme4's message; not on a singular fit, whose gradient lme4 does not check), glmer on
   the coordinates not held at a bound, singular fits included (``glmm._gradient_fails``).
-* **Newton polish** (:func:`mixedlite.optimize.newton_polish`): Newton steps on the finite-difference
+* **Newton polish** (:func:`mixedlite.core.optimize.newton_polish`): Newton steps on the finite-difference
   gradient and Hessian (lme4's ``deriv12``, needed anyway for the checks and glmer's standard errors),
   each kept only where it lowers the criterion.  While the gradient check fails the gradient is
   refreshed after each step (2k evaluations) and another step taken; when it passes, one step is tried.
@@ -91,7 +91,7 @@ class Criterion:
 
     ``n_theta``: x starts with theta's elements (glmer's stage 2 then has beta); None: x is theta.
     ``to_search`` / ``from_search``: the coordinates the optimiser works in (lmer's standard theta,
-    :meth:`mixedlite.terms.RandomEffectsTerm.standard_theta`), with the same bounds.
+    :meth:`mixedlite.core.terms.RandomEffectsTerm.standard_theta`), with the same bounds.
     ``ftol_abs``: lme4's absolute stopping tolerance; a run then stops when a step gains less than
     ``FTOL_REL`` relative or ``ftol_abs``, whichever is smaller (one evaluation at the start gives the
     criterion's size).  Relative alone stops InstEval's criterion near 237722 1.4e-6 above its optimum,
@@ -119,7 +119,7 @@ class Policies:
     that brings a restart (by default the same).  ``restart_optimizer``: the optimiser of the gradient
     and mirror restarts (None: the criterion's own).  ``same_optimum``: a restart that lowers the
     criterion by less ends the restarts.  ``rounding``: the relative rounding error of the criterion
-    (:func:`mixedlite.optimize.newton_polish`).
+    (:func:`mixedlite.core.optimize.newton_polish`).
     """
 
     restart_edge: bool = False

@@ -4,7 +4,7 @@ For a contrast matrix L (one row per linear function of beta) and a right-hand s
 
 * **joint** (``contestMD``): the F-test of ``L beta = rhs``.  With Satterthwaite's method
   ``F = (L b - rhs)' (L C L')^-1 (L b - rhs) / q`` on q numerator df and the denominator df of
-  :func:`mixedlite.satterthwaite.f_statistic_df`; with Kenward-Roger's, pbkrtest's scaled F with the
+  :func:`mixedlite.inference.satterthwaite.f_statistic_df`; with Kenward-Roger's, pbkrtest's scaled F with the
   adjusted covariance (REML fits only).  The table has lmerTest's columns ``Sum Sq, Mean Sq, NumDF,
   DenDF, F value, Pr(>F)`` with ``Mean Sq = F sigma^2`` (for Kenward-Roger the unscaled F) and
   ``Sum Sq = q Mean Sq``.
@@ -18,7 +18,7 @@ from scipy import stats
 
 from .anova import AnovaTable
 from .kenward_roger import kenward_roger
-from .model import require
+from ..core.model import require
 from .satterthwaite import satterthwaite
 
 F_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]

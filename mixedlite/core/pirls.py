@@ -1,6 +1,6 @@
 """PIRLS, the Laplace approximation and adaptive Gauss-Hermite quadrature for GLMMs.
 
-For the model of :mod:`mixedlite.glmm` (lme4's ``glmer``), the likelihood integrates the
+For the model of :mod:`mixedlite.core.glmm` (lme4's ``glmer``), the likelihood integrates the
 spherical random effects u out; there is no closed form, so it is approximated.
 
 1. **PIRLS** (penalized iteratively reweighted least squares).  For given theta (and beta),
@@ -23,8 +23,8 @@ spherical random effects u out; there is no closed form, so it is approximated.
    deviation ``1 / L_jj``.  As lme4, this deviance is relative to the saturated model (it
    omits ``-2 log p(y | mu = y)``), so its log-likelihood is not comparable with the Laplace one.
 
-Linear algebra: each step is the weighted penalized least squares of :mod:`mixedlite.pls`
-(:class:`~mixedlite.pls.PenalizedWeightedLS`, reweighted with the working weights), with beta
+Linear algebra: each step is the weighted penalized least squares of :mod:`mixedlite.core.pls`
+(:class:`~mixedlite.core.pls.PenalizedWeightedLS`, reweighted with the working weights), with beta
 among the unknowns in stage 1 only.  An observation-level first term (``(1 | obs)``, one level per
 row, for overdispersion) is eliminated from PIRLS's steps altogether: the other terms are solved with
 reweighted observations (:class:`PIRLS`).
@@ -47,7 +47,7 @@ class PIRLSError(RuntimeError):
 
 class EliminatedCholesky(NamedTuple):
     """A step's factorisation with the observation-level leading term eliminated (:class:`PIRLS`; built at
-    every step: a named tuple, as :class:`~mixedlite.pls.BlockedCholesky`)."""
+    every step: a named tuple, as :class:`~mixedlite.core.pls.BlockedCholesky`)."""
     M1: np.ndarray
     """the leading term's diagonal ``1 + W (Z1 Lambda1)^2``, one entry per observation"""
     reduced: BlockedCholesky
@@ -72,7 +72,7 @@ class PIRLSState:
     ldL2: float
     """``log|L|^2`` of the last step's factorisation"""
     chol: object
-    """the last step's factorisation (:class:`~mixedlite.pls.BlockedCholesky` or :class:`EliminatedCholesky`)"""
+    """the last step's factorisation (:class:`~mixedlite.core.pls.BlockedCholesky` or :class:`EliminatedCholesky`)"""
 
 
 class PIRLS(PenalizedWeightedLS):
@@ -217,7 +217,7 @@ class PIRLS(PenalizedWeightedLS):
         return devc0.sum() + state.ldL2 - 2 * np.log(mult).sum()
 
     def conditional_variances(self, state):
-        """:func:`~mixedlite.pls.conditional_variances` at the state's theta and working weights (lme4's condVar)."""
+        """:func:`~mixedlite.core.pls.conditional_variances` at the state's theta and working weights (lme4's condVar)."""
         f = self.factorize_at(state.theta, state.sqrtw, with_beta=False)
         return conditional_variances(f.lam.T1, f.L1, f.E, f.R, f.lam.Lr, self.rest)
 

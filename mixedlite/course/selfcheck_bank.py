@@ -1,7 +1,7 @@
 """The chapters' self-check questions (ungraded; the graded ones are in solutions/), and what a question is.
 
 Keys are ``"<chapter>.<number>"``. Every option carries its explanation, shown by
-:mod:`mixedlite.selfcheck` as soon as the reader checks an answer.
+:mod:`mixedlite.course.selfcheck` as soon as the reader checks an answer.
 """
 import html
 from dataclasses import dataclass

@@ -9,9 +9,9 @@ indicator matrix of the term's levels,
 
 so each level's mean weights the other factors' levels equally, however unbalanced the data.
 U is built in treatment coding and L mapped to the model's coding (``L M``, ``M = X_t^+ X``:
-:class:`mixedlite.anova_contrasts.TreatmentCoding`), so any contrasts give the same means.
+:class:`mixedlite.inference.anova_contrasts.TreatmentCoding`), so any contrasts give the same means.
 Pairwise differences use ``l_i - l_j`` for every pair i < j (lmerTest's ``get_pairs``; rows
-``"recipeA - recipeB"``).  Each row is tested as in :func:`mixedlite.contest` with ``joint=False``:
+``"recipeA - recipeB"``).  Each row is tested as in :func:`mixedlite.inference.contest` with ``joint=False``:
 columns ``Estimate, Std. Error, df, t value, lower, upper, Pr(>|t|)``.  A level whose mean is not
 estimable (an empty cell) gets NA, as in lmerTest.
 """
@@ -24,7 +24,7 @@ import scipy.linalg as la
 from .anova import AnovaTable
 from .anova_contrasts import FixedTerms, TreatmentCoding
 from .contest import T_COLUMNS, ddf_method, t_row
-from .formula import as_factor, evaluate, model_matrix
+from ..core.formula import as_factor, evaluate, model_matrix
 
 ESTIMABLE_TOL = np.sqrt(np.finfo(float).eps)
 

@@ -259,7 +259,7 @@ class NegativeBinomial(Poisson):
     """Overdispersed counts with a known shape ``theta`` (MASS's ``negative.binomial(theta)``).
 
     ``Var(y | u) = mu + mu^2 / theta``: the Poisson variance plus extra variation that grows
-    with the mean; theta -> infinity gives the Poisson.  :func:`mixedlite.negbin.glmer_nb`
+    with the mean; theta -> infinity gives the Poisson.  :func:`mixedlite.core.negbin.glmer_nb`
     estimates theta.
     """
 

@@ -5,7 +5,7 @@ A :class:`Question` holds a prompt, four options and, for each option, why it is
 wraps it in a small ipywidgets box: pick an option, press *Check*, read why; *Explain all*
 shows the reasoning behind every option. Nothing is graded or recorded.
 
-The chapters' questions live in :mod:`mixedlite.selfcheck_bank`, with the two classes (re-exported
+The chapters' questions live in :mod:`mixedlite.course.selfcheck_bank`, with the two classes (re-exported
 here); a chapter shows one with ``selfcheck.ask("06.1")``. ipywidgets is imported only when a
 widget is built.
 """

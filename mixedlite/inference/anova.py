@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .display import format_p, r_format, significance_stars, table_text
-from .model import require
+from ..core.display import format_p, r_format, significance_stars, table_text
+from ..core.model import require
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 COLUMNS = ["npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]

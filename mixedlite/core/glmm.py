@@ -4,10 +4,10 @@ The model (lme4's ``glmer``; Bates, Maechler, Bolker and Walker 2015, section 6 
 
     g(E[y | u]) = eta = offset + X beta + Z Lambda(theta) u,     u ~ N(0, I)
 
-with y | u binomial or Poisson (:mod:`mixedlite.families`).  The likelihood integrates u out:
+with y | u binomial or Poisson (:mod:`mixedlite.core.families`).  The likelihood integrates u out:
 there is no closed form, so it is approximated.
 
-The deviance is computed by :mod:`mixedlite.pirls` (PIRLS, Laplace, adaptive quadrature).
+The deviance is computed by :mod:`mixedlite.core.pirls` (PIRLS, Laplace, adaptive quadrature).
 
 Fitting follows lme4's two stages: stage 1 (``nAGQ=0``) optimises theta only, with beta
 found inside PIRLS; stage 2 (``nAGQ >= 1``) optimises theta and beta together, starting
@@ -28,7 +28,7 @@ is lme4's choice.  BOBYQA can stop short on the rough Laplace deviance, so a fai
 check brings Nelder-Mead restarts, and Newton steps polish the optimum; a singular optimum whose
 mirror image falls into the interior, or a saddle, brings one more restart.  Stage 1 gets the mirror
 restart too: every stage-2 PIRLS starts from stage 1's linear predictor, so where stage 1 ends shapes
-the stage-2 deviance.  The driver and its policies are :mod:`mixedlite.fitting`'s, shared with lmer.
+the stage-2 deviance.  The driver and its policies are :mod:`mixedlite.core.fitting`'s, shared with lmer.
 """
 import warnings
 
@@ -131,7 +131,7 @@ class GeneralizedLinearMixedModel(MixedModel):
     """A generalized linear mixed model: lme4's ``glmerMod``.  Create a fitted one with :func:`glmer`;
     ``GeneralizedLinearMixedModel(design, response, family)`` builds the model (cheap) and :meth:`fit` fits it."""
 
-    is_linear = False               # capabilities (mixedlite.model): the likelihood is approximated,
+    is_linear = False               # capabilities (mixedlite.core.model): the likelihood is approximated,
     has_residual_variance = False   # and there is no residual variance
     REML = False
     sigma = 1.0
@@ -188,7 +188,7 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _fit(self, start):
         """Stage 1 (nAGQ = 0: theta, beta inside PIRLS), with the mirror restart; then stage 2 (theta and
         beta) with the gradient, mirror and saddle restarts and the Newton polish where lme4 takes
-        derivatives (:mod:`mixedlite.fitting`)."""
+        derivatives (:mod:`mixedlite.core.fitting`)."""
         design, pirls, resp = self.design, self.pirls, self.resp
         lower = design.theta_lower
         theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)[: len(lower)]

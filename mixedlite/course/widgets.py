@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .diagnostics import design_effect, effective_sample_size
+from ..core.diagnostics import design_effect, effective_sample_size
 
 __all__ = ["shrinkage_factor", "simulate_clusters", "pooling_table", "design_effect_summary",
            "ShrinkageApp", "DesignEffectApp", "shrinkage_app", "icc_design_effect_app"]
@@ -85,7 +85,7 @@ def pooling_table(data, tau=None, sigma=None, response="y", group="cluster"):
     table = pd.DataFrame({"n": grouped.size(), "no_pooling": grouped.mean()})
     singular = False
     if tau is None or sigma is None:
-        from .lmm import lmer
+        from ..core.lmm import lmer
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a singular fit is the point to show, reported in attrs
             model = lmer(f"{response} ~ 1 + (1 | {group})", data)

@@ -41,8 +41,8 @@ How it compares:
 import numpy as np
 import pandas as pd
 
-from .formula import grouping_factor, model_matrix
-from .model import inference_method
+from ..core.formula import grouping_factor, model_matrix
+from ..core.model import inference_method
 
 KINDS = ("population mean", "known cluster", "new cluster", "known and new clusters")
 

@@ -1,8 +1,8 @@
 """lmerTest's F-test tables of the fixed effects: ``anova(m, type=, ddf=)`` and ``drop1(m, ddf=)``.
 
 Each row tests one term, ``L beta = 0`` with the term's hypothesis matrix L
-(:mod:`mixedlite.anova_contrasts`), by an F-test with Satterthwaite's or Kenward-Roger's
-denominator df (:mod:`mixedlite.contest`).  Columns ``Sum Sq, Mean Sq, NumDF, DenDF, F value,
+(:mod:`mixedlite.inference.anova_contrasts`), by an F-test with Satterthwaite's or Kenward-Roger's
+denominator df (:mod:`mixedlite.inference.contest`).  Columns ``Sum Sq, Mean Sq, NumDF, DenDF, F value,
 Pr(>F)``, rows named by term; the hypothesis matrices are in ``table.attrs["hypotheses"]``
 (lmerTest's ``show_tests``).
 """
@@ -31,7 +31,7 @@ def anova_ddf(model, ddf="Satterthwaite", type=3):
 
     ``type`` 1, 2 or 3 (or "I", "II", "III"): sequential, type II (each term adjusted for all terms
     that do not contain it) or type III (each term adjusted for all others, with hypotheses that do
-    not depend on the contrast coding), as lmerTest builds them (:mod:`mixedlite.anova_contrasts`).
+    not depend on the contrast coding), as lmerTest builds them (:mod:`mixedlite.inference.anova_contrasts`).
     ``ddf="Satterthwaite"`` or ``"Kenward-Roger"`` (scaled F with pbkrtest's df; REML fits only).
     """
     if type not in TYPES:

@@ -1,6 +1,6 @@
 """The hypothesis matrices L of lmerTest's anova tables: one ``L beta = 0`` per fixed-effects term.
 
-A term's F-test is the joint test of the rows of its L (:mod:`mixedlite.contest`).  Which rows,
+A term's F-test is the joint test of the rows of its L (:mod:`mixedlite.inference.contest`).  Which rows,
 is what the type of the table says (lmerTest's ``R/anova_contrasts.R``):
 
 * **Type I** (sequential, ``get_contrasts_type1``): from the Doolittle decomposition
@@ -27,7 +27,7 @@ variables and more, and both involve the same numeric covariates.  A model with 
 """
 import numpy as np
 
-from .formula import _fixed_term_labels, _order, as_factor, evaluate, is_factor, model_matrix
+from ..core.formula import _fixed_term_labels, _order, as_factor, evaluate, is_factor, model_matrix
 
 EPS = 1e-8  # lmerTest's tolerance for a zero row of a hypothesis matrix
 

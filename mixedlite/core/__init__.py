@@ -1,0 +1,1 @@
+"""mixedlite's core layer (see the package docstring)."""

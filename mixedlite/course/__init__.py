@@ -1,0 +1,1 @@
+"""mixedlite's course layer (see the package docstring)."""

@@ -1,0 +1,1 @@
+"""mixedlite's inference layer (see the package docstring)."""
