@@ -97,6 +97,7 @@ def fit_mixedlite(spec):
         try:
             fitter = getattr(ml, spec["kind"])  # lmer, glmer, glmer_nb
             out.model = fitter(spec["ml_formula"], data, **spec["ml_args"])
+            out.model.vcov()  # glmer's Hessian-based vcov is computed on first use: its warnings are the fit's
         except Exception as exc:  # recorded: the test reports it as a failure
             out.error = f"{type(exc).__name__}: {exc}"
     out.seconds = time.perf_counter() - start
