@@ -365,12 +365,10 @@ def mirrored_theta(theta, gradient, lower):
     the one element with lower bound 0, so the columns are read off ``lower``.
     """
     theta = np.asarray(theta, dtype=float)
-    starts = np.flatnonzero(np.asarray(lower) == 0)
-    ends = np.r_[starts[1:], len(theta)]
     mirror = theta.copy()
-    for start, end in zip(starts, ends):
-        below = slice(start + 1, end)
-        if (theta[start] <= BOUNDARY_TOL and gradient[start] > GRADIENT_TOL
+    for column in _column_slices(lower):
+        below = slice(column.start + 1, column.stop)
+        if (theta[column.start] <= BOUNDARY_TOL and gradient[column.start] > GRADIENT_TOL
                 and np.any(np.abs(theta[below]) > BOUNDARY_TOL)):
             mirror[below] = -theta[below]
     return None if np.array_equal(mirror, theta) else mirror

@@ -215,7 +215,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         def gradient_fails(pars, gradient, hessian):
             return _gradient_fails(pars, gradient, hessian, lower2)
         policies = (Policies(derivatives=True, gradient_fails=gradient_fails, restart_optimizer=RESTART_OPTIMIZER,
-                             same_optimum=SAME_OPTIMUM, mirror=True, turn=True, saddle=True) if derivatives else Policies())
+                             same_optimum=SAME_OPTIMUM, mirror=True, turn=True, saddle=True)
+                    if derivatives else Policies())
         stage2 = fit_theta(Criterion(self.deviance_function, lower2, self.optimizer[1], self.maxeval, n_theta=k),
                            pars0, policies)
         self.optinfo += stage2.runs
