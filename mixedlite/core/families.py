@@ -239,9 +239,9 @@ class Poisson(Family):
         return mu
 
     def dev_resid_given(self, y, wt):
-        positive = y > 0
-        y_or_one = np.where(positive, y, 1.0)
-        return lambda mu: 2 * np.where(positive, wt * (y * np.log(y_or_one / mu) - (y - mu)), mu * wt)
+        """``2 wt (y log(y / mu) - (y - mu))``, with ``y log(y / mu) = 0`` for y = 0."""
+        ylogy = _ylogy_given(y)
+        return lambda mu: 2 * wt * (ylogy(mu) - (y - mu))
 
     def minus_two_loglik_given(self, y, wt, n):
         """R's ``poisson()$aic``: ``-2 sum wt log dpois(y, mu)``."""
