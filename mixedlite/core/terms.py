@@ -5,7 +5,9 @@ levels, the random effects are ``b = Lambda u`` with spherical ``u ~ N(0, sigma^
 Lambda is block diagonal, one copy of the lower-triangular ``p x p`` factor ``T(theta)``
 per level, so the covariance of one level's effects is ``sigma^2 T T'``.
 ``theta`` fills ``T`` column by column (lme4's ``getME(m, "theta")``); its diagonal
-entries are bounded below by zero, the others are free.
+entries are bounded below by zero, the others are free.  That layout is written once, in
+:attr:`RandomEffectsTerm.theta_positions`; everything that reads theta element by element (bounds,
+names, the sd/cor scale of profiles and summaries, Kenward-Roger's covariance parameters) goes through it.
 """
 from functools import cached_property
 
@@ -33,7 +35,7 @@ class RandomEffectsTerm:
         self.codes = factor.cat.codes.to_numpy().astype(np.intp)
         self.names = list(rows.columns)
         self.rows = rows.to_numpy()
-        self._lower = tuple(np.array(self._lower_indices()).T)  # positions of theta in T
+        self._lower = tuple(np.array(self.theta_positions).T)  # theta's positions in T, as index arrays
 
     @property
     def p(self):
@@ -53,19 +55,20 @@ class RandomEffectsTerm:
     def n_theta(self):
         return self.p * (self.p + 1) // 2
 
-    def _lower_indices(self):
-        """(row, column) of each theta element: the lower triangle, column by column."""
+    @cached_property
+    def theta_positions(self):
+        """``(row, column)`` in T of each theta element: the lower triangle, column by column (lme4's order)."""
         return [(i, j) for j in range(self.p) for i in range(j, self.p)]
 
     @property
     def theta_lower(self):
         """Lower bounds: 0 for diagonal elements (standard deviations), -inf off the diagonal."""
-        return np.array([0.0 if i == j else -np.inf for i, j in self._lower_indices()])
+        return np.array([0.0 if i == j else -np.inf for i, j in self.theta_positions])
 
     @property
     def theta_start(self):
         """lme4's starting value: T = identity."""
-        return np.array([1.0 if i == j else 0.0 for i, j in self._lower_indices()])
+        return np.array([1.0 if i == j else 0.0 for i, j in self.theta_positions])
 
     @cached_property
     def standardizer(self):
@@ -109,7 +112,39 @@ class RandomEffectsTerm:
     def theta_names(self):
         """lme4's names: ``Subject.(Intercept)``, ``Subject.Days.(Intercept)``, ``Subject.Days``."""
         return [f"{self.group}.{self.names[i]}" if i == j else f"{self.group}.{self.names[i]}.{self.names[j]}"
-                for i, j in self._lower_indices()]
+                for i, j in self.theta_positions]
+
+    @property
+    def sdcor_names(self):
+        """lme4's ``oldNames = FALSE`` names on the sd/cor scale: ``sd_Days|Subject``, ``cor_Days.(Intercept)|Subject``."""
+        return [f"sd_{self.names[i]}|{self.group}" if i == j else f"cor_{self.names[i]}.{self.names[j]}|{self.group}"
+                for i, j in self.theta_positions]
+
+    @property
+    def sdcor_bounds(self):
+        """Bounds on the sd/cor scale, in theta's order: sd in [0, inf), correlations in [-1, 1]."""
+        lower = np.array([0.0 if i == j else -1.0 for i, j in self.theta_positions])
+        upper = np.array([np.inf if i == j else 1.0 for i, j in self.theta_positions])
+        return lower, upper
+
+    def sdcor(self, theta, sigma):
+        """The standard deviations and correlations of ``sigma^2 T T'`` in theta's order: ``sd_i`` where
+        theta holds a diagonal element of T, ``cor_ij`` (0 where an sd is 0) where it holds ``T_ij``."""
+        T = self.relative_factor(theta)
+        cov = sigma**2 * T @ T.T
+        sd = np.sqrt(np.diag(cov))
+        return np.array([sd[i] if i == j else cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0
+                         for i, j in self.theta_positions])
+
+    def theta_from_sdcor(self, values, sigma):
+        """The inverse of :meth:`sdcor` (lme4's ``Sv_to_Cv``): ``T = diag(sd / sigma) chol(cor)``."""
+        sd, C = np.zeros(self.p), np.eye(self.p)
+        for (i, j), value in zip(self.theta_positions, values):
+            if i == j:
+                sd[i] = value
+            else:
+                C[i, j] = C[j, i] = value
+        return ((sd / sigma)[:, None] * _cholesky_psd(C))[self._lower]
 
     def relative_factor(self, theta):
         """The relative covariance factor ``T``: lower triangular, filled from ``theta``."""
@@ -132,6 +167,18 @@ class RandomEffectsTerm:
         out = np.zeros((self.n_levels, self.p, self.p))
         np.add.at(out, self.codes, products)
         return out
+
+
+def _cholesky_psd(C):
+    """Lower Cholesky factor of a correlation matrix, tolerating singular (|cor| = 1) matrices."""
+    p = C.shape[0]
+    L = np.zeros_like(C)
+    for j in range(p):
+        d = C[j, j] - L[j, :j] @ L[j, :j]
+        L[j, j] = np.sqrt(max(d, 0.0))
+        for i in range(j + 1, p):
+            L[i, j] = (C[i, j] - L[i, :j] @ L[j, :j]) / L[j, j] if L[j, j] > 0 else 0.0
+    return L
 
 
 def _lower_factor(M):

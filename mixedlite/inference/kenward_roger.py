@@ -32,14 +32,13 @@ def covariance_structure(model):
         start += term.q
         T = term.relative_factor(theta)
         cov = model.sigma**2 * T @ T.T
-        for b in range(term.p):          # lower triangle, column by column, as lme4 orders theta
-            for a in range(b, term.p):
-                left, right = Zi[:, :, a], Zi[:, :, b]
-                Gr = left @ right.T
-                if a != b:
-                    Gr = Gr + Gr.T
-                G.append(Gr)
-                gamma.append(cov[a, b])
+        for a, b in term.theta_positions:  # one covariance parameter per theta element, in its order
+            left, right = Zi[:, :, a], Zi[:, :, b]
+            Gr = left @ right.T
+            if a != b:
+                Gr = Gr + Gr.T
+            G.append(Gr)
+            gamma.append(cov[a, b])
     G.append(np.eye(model.nobs))
     gamma.append(model.sigma**2)
     return G, np.array(gamma)

@@ -40,70 +40,27 @@ LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a f
 
 def sdcor_names(model):
     """lme4's ``oldNames = FALSE`` names: sd_(Intercept)|Subject, cor_Days.(Intercept)|Subject, ..., sigma."""
-    names = []
-    for term in model.design.terms:
-        for j in range(term.p):
-            for i in range(j, term.p):
-                names.append(f"sd_{term.names[i]}|{term.group}" if i == j
-                             else f"cor_{term.names[i]}.{term.names[j]}|{term.group}")
-    if model.has_residual_variance:
-        names.append("sigma")
-    return names
+    names = [name for term in model.design.terms for name in term.sdcor_names]
+    return names + ["sigma"] if model.has_residual_variance else names
 
 
 def theta_to_sdcor(design, theta, sigma):
     """(theta, sigma) -> standard deviations and correlations per term (theta's order), then sigma."""
-    out = []
-    for term, th in zip(design.terms, design.split_theta(np.asarray(theta, dtype=float))):
-        T = term.relative_factor(th)
-        cov = sigma**2 * T @ T.T
-        sd = np.sqrt(np.diag(cov))
-        for j in range(term.p):
-            for i in range(j, term.p):
-                if i == j:
-                    out.append(sd[i])
-                else:
-                    out.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
-    return np.array(out + [sigma])
-
-
-def _cholesky_psd(C):
-    """Lower Cholesky factor of a correlation matrix, tolerating singular (|cor| = 1) matrices."""
-    p = C.shape[0]
-    L = np.zeros_like(C)
-    for j in range(p):
-        d = C[j, j] - L[j, :j] @ L[j, :j]
-        L[j, j] = np.sqrt(max(d, 0.0))
-        for i in range(j + 1, p):
-            L[i, j] = (C[i, j] - L[i, :j] @ L[j, :j]) / L[j, j] if L[j, j] > 0 else 0.0
-    return L
+    thetas = design.split_theta(np.asarray(theta, dtype=float))
+    return np.concatenate([term.sdcor(th, sigma) for term, th in zip(design.terms, thetas)] + [[sigma]])
 
 
 def sdcor_to_theta(design, pars):
-    """The inverse of :func:`theta_to_sdcor` (lme4's ``Sv_to_Cv``): ``T = diag(sd / sigma) chol(cor)``."""
-    sigma, theta, k = pars[-1], [], 0
-    for term in design.terms:
-        sd, C = np.zeros(term.p), np.eye(term.p)
-        for j in range(term.p):
-            for i in range(j, term.p):
-                if i == j:
-                    sd[i] = pars[k]
-                else:
-                    C[i, j] = C[j, i] = pars[k]
-                k += 1
-        T = (sd / sigma)[:, None] * _cholesky_psd(C)
-        theta += [T[i, j] for j in range(term.p) for i in range(j, term.p)]
-    return np.array(theta)
+    """The inverse of :func:`theta_to_sdcor`, term by term (:meth:`~mixedlite.core.terms.RandomEffectsTerm.theta_from_sdcor`)."""
+    pars = np.asarray(pars, dtype=float)
+    return np.concatenate([term.theta_from_sdcor(values, pars[-1])
+                           for term, values in zip(design.terms, design.split_theta(pars[:-1]))])
 
 
 def _bounds(design):
-    lower, upper = [], []
-    for term in design.terms:
-        for j in range(term.p):
-            for i in range(j, term.p):
-                lower.append(0.0 if i == j else -1.0)
-                upper.append(np.inf if i == j else 1.0)
-    return np.array(lower + [0.0]), np.array(upper + [np.inf])
+    """Bounds of (sd, cor per term, sigma)."""
+    lower, upper = zip(*(term.sdcor_bounds for term in design.terms))
+    return np.concatenate(lower + ([0.0],)), np.concatenate(upper + ([np.inf],))
 
 
 # ------------------------------------------------------------ profiles
