@@ -64,8 +64,8 @@ The chapters write a random intercept as ``u_j ~ N(0, tau^2)``; lme4 and this co
 ``b`` and keep ``u`` for the *spherical* effects, ``b = Lambda(theta) u`` with ``u ~ N(0, sigma^2 I)``
 (GLMMs: ``u ~ N(0, I)``).  For a scalar term ``(1 | g)``, ``Lambda = theta I`` and so
 ``tau = theta sigma``: **theta = tau / sigma**.  For a term with p effects per level, T(theta) is
-lower triangular (theta fills it column by column, lme4's order) and each level's b has
-covariance ``sigma^2 T T'``.  :mod:`mixedlite.core.reference` writes every equation with these names,
+lower triangular (theta fills it column by column, lme4's order: ``term.theta_positions``) and each
+level's b has covariance ``sigma^2 T T'``.  :mod:`mixedlite.core.reference` writes every equation with these names,
 densely; the table below says where each symbol lives in the fast path.
 
 ================================  =====================================  =====================================

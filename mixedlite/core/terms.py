@@ -116,7 +116,8 @@ class RandomEffectsTerm:
 
     @property
     def sdcor_names(self):
-        """lme4's ``oldNames = FALSE`` names on the sd/cor scale: ``sd_Days|Subject``, ``cor_Days.(Intercept)|Subject``."""
+        """lme4's ``oldNames = FALSE`` names on the sd/cor scale: ``sd_Days|Subject``,
+        ``cor_Days.(Intercept)|Subject``."""
         return [f"sd_{self.names[i]}|{self.group}" if i == j else f"cor_{self.names[i]}.{self.names[j]}|{self.group}"
                 for i, j in self.theta_positions]
 
