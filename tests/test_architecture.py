@@ -9,6 +9,7 @@ lazy import is still an arrow -- and checked against the layers of ``mixedlite/_
 A module may import from its own layer and the layers to its left, never to its right.  A module's
 layer is its folder.  The fitted-model contract of ``mixedlite/core/model.py`` is
 checked too: capabilities are declared by every model class, and no code duck-types with hasattr.
+No attribute is set on ``self`` that nothing reads (issue 13: "no dead attributes").
 """
 import ast
 from pathlib import Path
@@ -171,3 +172,40 @@ def test_methods_that_do_not_apply_say_which_and_why():
         ml.anova(m, "Reaction ~ 1 + (1 | Subject)")
     with pytest.raises(TypeError, match="bootmer needs a fitted model.*not a DataFrame"):
         ml.bootmer(sleep, lambda fit: fit.sigma, nsim=2)
+
+
+READERS = [PACKAGE.parent / folder for folder in ("tests", "benchmarks", "chapters", "solutions")]
+
+
+def attributes_set_on_self(tree):
+    """``(attribute, line)`` for every ``self.<attribute> = ...`` in a module."""
+    return [(node.attr, node.lineno) for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name) and node.value.id == "self"]
+
+
+def dead_attributes():
+    """Attributes a package module sets on ``self`` that nothing reads: no ``.<attribute>`` load (or
+    ``getattr(x, "<attribute>")``) in the package, and no ``.<attribute>`` in the tests, benchmarks,
+    chapters or solutions (an attribute the course's users read is part of the API)."""
+    trees = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
+    read = {node.attr for tree in trees.values() for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)}
+    read |= {node.args[1].value for tree in trees.values() for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr"
+             and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)}
+    outside = "\n".join(path.read_text() for folder in READERS for pattern in ("*.py", "*.ipynb")
+                        for path in folder.rglob(pattern) if ".ipynb_checkpoints" not in path.parts)
+    return [f"{MODULES[name].name}:{line} self.{attribute}" for name, tree in trees.items()
+            for attribute, line in attributes_set_on_self(tree)
+            if attribute not in read and f".{attribute}" not in outside]
+
+
+def test_no_dead_attributes():
+    dead = dead_attributes()
+    assert not dead, f"attributes set but never read (remove them, or read them): {dead}"
+
+
+def test_the_dead_attribute_finder_finds_one():
+    tree = ast.parse("class A:\n    def __init__(self):\n        self.never_read_anywhere_xyz = 1\n")
+    assert attributes_set_on_self(tree) == [("never_read_anywhere_xyz", 3)]

@@ -81,7 +81,7 @@ class KenwardRoger:
                 U += term if r == s else term + term.T
         self.vcov_unadjusted = Phi
         self.vcov_adjusted = Phi + 2 * Phi @ U @ Phi
-        self.P, self.W, self.gamma = P, W, gamma
+        self.P, self.W = P, W
         self.beta = np.asarray(model.beta)
 
     def _adjustment_terms(self, L):

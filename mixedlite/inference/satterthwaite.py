@@ -106,7 +106,6 @@ class SatterthwaiteInfo:
         varpar = np.r_[model._theta, model.sigma]
         H = hessian(lambda v: deviance_varpar(model, v), varpar)
         values, vectors = np.linalg.eigh(H)
-        self.hessian_eigenvalues = values
         positive = values > EIGEN_TOL  # a Moore-Penrose inverse, as lmerTest
         self.vcov_varpar = 2 * (vectors[:, positive] / values[positive]) @ vectors[:, positive].T
         J = jacobian(lambda v: covbeta_varpar(model, v).ravel(), varpar)
