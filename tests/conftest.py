@@ -12,10 +12,13 @@ Chapter-specific tests ask for the executed notebook and search its outputs::
 Each chapter runs at most once per session in a fresh ``python3`` kernel, with
 ``chapters/`` as working directory; the executed copy is written to
 ``build/test-chapters/`` and its wall time is printed in the closing summary.
+Each run also keeps the client-side seconds of every code cell, so a slow chapter names its slow cell.
 """
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -28,11 +31,59 @@ CELL_TIMEOUT = 120  # seconds per cell
 
 @dataclass
 class ChapterRun:
-    """One execution of a chapter: the executed notebook, its wall time and the error (or None)."""
+    """One execution of a chapter: the executed notebook, its wall time, the error (or None), and
+    ``cell_seconds``: code cell index -> seconds the client spent on it, request sent to output complete."""
     path: Path
     nb: object
     seconds: float
     error: str | None
+    cell_seconds: dict[int, float]
+
+    def slowest_cells(self, count=3):
+        """The slowest cells, as "cell 4: 120.2 s in the client, 0.4 s in the kernel".
+
+        The kernel's share runs from its busy status to its execute_reply (kernel clocks, saved by
+        nbclient in the cell's metadata); a client time far above it means the client sat waiting.
+        """
+        slowest = sorted(self.cell_seconds, key=self.cell_seconds.get, reverse=True)[:count]
+        return "; ".join(f"cell {index}: {self.cell_seconds[index]:.1f} s in the client, "
+                         f"{_kernel_seconds(self.nb.cells[index])} in the kernel" for index in slowest)
+
+
+def _kernel_seconds(cell):
+    stamps = cell.get("metadata", {}).get("execution", {})
+    if "iopub.status.busy" not in stamps or "shell.execute_reply" not in stamps:
+        return "? s"
+    busy, reply = (datetime.fromisoformat(stamps[key].replace("Z", "+00:00"))
+                   for key in ("iopub.status.busy", "shell.execute_reply"))
+    return f"{(reply - busy).total_seconds():.1f} s"
+
+
+@cache
+def rearming_output_widget():
+    """nbclient's stand-in for a browser's Output widget, without its lost wake-up (a subclass).
+
+    While a cell draws into an ``ipywidgets.Output`` (the chapters' slider apps do), the stand-in
+    sends the widget's new state to the kernel on the shell socket, from the task reading IOPub,
+    while the cell's other task awaits the execute_reply on that same socket
+    (``zmq.asyncio.Socket.poll``).  jupyter_client's ``Session.send`` writes through a blocking
+    shadow of the asyncio socket, and the send drains the socket's edge-triggered ``zmq.FD``
+    without pyzmq knowing.  If the reply came in just then, the pending poll is never woken: it
+    ends when its timeout (CELL_TIMEOUT) expires, finds the reply and returns it, so the cell
+    takes the whole timeout and raises nothing (nbclient issue 312, jupyter_client PR 1059).
+    Reading ``zmq.EVENTS`` through the asyncio socket after the send makes pyzmq re-check the
+    socket and wake any pending poll (``zmq/_future.py``: ``_AsyncSocket.get`` ->
+    ``_schedule_remaining_events``); a reply arriving after that check signals the FD afresh.
+    """
+    import zmq
+    from nbclient.output_widget import OutputWidget
+
+    class RearmingOutputWidget(OutputWidget):
+        def _publish_msg(self, *args, **kwargs):
+            super()._publish_msg(*args, **kwargs)
+            self.kernel_client.shell_channel.socket.get(zmq.EVENTS)
+
+    return RearmingOutputWidget
 
 
 _RUNS: dict[str, ChapterRun] = {}
@@ -59,18 +110,31 @@ def run_chapter(name):
     path = chapter_path(name)
     if path.name not in _RUNS:
         nb = nbformat.read(path, as_version=4)
+        sent, cell_seconds = {}, {}
+
+        def on_cell_execute(cell, cell_index):
+            sent[cell_index] = time.perf_counter()
+
+        def on_cell_executed(cell, cell_index, execute_reply):  # called for failing cells too
+            cell_seconds[cell_index] = time.perf_counter() - sent[cell_index]
+
         client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                resources={"metadata": {"path": str(CHAPTERS)}})
+                                resources={"metadata": {"path": str(CHAPTERS)}},
+                                on_cell_execute=on_cell_execute, on_cell_executed=on_cell_executed)
+        client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = rearming_output_widget()
         error = None
         start = time.perf_counter()
         try:
             client.execute()
         except Exception as exc:  # CellExecutionError, CellTimeoutError, DeadKernelError
             error = f"{type(exc).__name__}: {exc}"
-        seconds = time.perf_counter() - start
+        end = time.perf_counter()
+        seconds = end - start
+        for index in sent.keys() - cell_seconds.keys():  # a cell that timed out or lost its kernel
+            cell_seconds[index] = end - sent[index]
         EXECUTED.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, EXECUTED / path.name)
-        _RUNS[path.name] = ChapterRun(path, nb, seconds, error)
+        _RUNS[path.name] = ChapterRun(path, nb, seconds, error, cell_seconds)
     return _RUNS[path.name]
 
 

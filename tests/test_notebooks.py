@@ -19,4 +19,5 @@ def test_chapter_executes_cleanly_and_quickly(name, record_property):
     run = run_chapter(name)
     record_property("seconds", round(run.seconds, 1))
     assert run.error is None, f"{name} raised while executing:\n{run.error}"
-    assert run.seconds <= MAX_SECONDS, f"{name} took {run.seconds:.1f} s (limit {MAX_SECONDS} s)"
+    assert run.seconds <= MAX_SECONDS, (f"{name} took {run.seconds:.1f} s (limit {MAX_SECONDS} s); "
+                                        f"slowest cells: {run.slowest_cells()}")
