@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 import build_book
+from notebook_client import notebook_client
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
@@ -59,8 +59,8 @@ def execute_chapter(path, out_dir, timeout=120):
     start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
-            client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=kernel_config(sockets),
-                                    resources={"metadata": {"path": str(path.parent)}})
+            client = notebook_client(nb, timeout=timeout, kernel_name="python3", config=kernel_config(sockets),
+                                     resources={"metadata": {"path": str(path.parent)}})
             client.execute()
     except CellExecutionError as exc:
         error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)

@@ -18,7 +18,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 EXECUTED = ROOT / "build" / "test-chapters"
+sys.path.insert(0, str(ROOT / "scripts"))  # notebook_client: the chapters' client, shared with build_course
 CELL_TIMEOUT = 120  # seconds per cell
 
 
@@ -59,33 +59,6 @@ def _kernel_seconds(cell):
     return f"{(reply - busy).total_seconds():.1f} s"
 
 
-@cache
-def rearming_output_widget():
-    """nbclient's stand-in for a browser's Output widget, without its lost wake-up (a subclass).
-
-    While a cell draws into an ``ipywidgets.Output`` (the chapters' slider apps do), the stand-in
-    sends the widget's new state to the kernel on the shell socket, from the task reading IOPub,
-    while the cell's other task awaits the execute_reply on that same socket
-    (``zmq.asyncio.Socket.poll``).  jupyter_client's ``Session.send`` writes through a blocking
-    shadow of the asyncio socket, and the send drains the socket's edge-triggered ``zmq.FD``
-    without pyzmq knowing.  If the reply came in just then, the pending poll is never woken: it
-    ends when its timeout (CELL_TIMEOUT) expires, finds the reply and returns it, so the cell
-    takes the whole timeout and raises nothing (nbclient issue 312, jupyter_client PR 1059).
-    Reading ``zmq.EVENTS`` through the asyncio socket after the send makes pyzmq re-check the
-    socket and wake any pending poll (``zmq/_future.py``: ``_AsyncSocket.get`` ->
-    ``_schedule_remaining_events``); a reply arriving after that check signals the FD afresh.
-    """
-    import zmq
-    from nbclient.output_widget import OutputWidget
-
-    class RearmingOutputWidget(OutputWidget):
-        def _publish_msg(self, *args, **kwargs):
-            super()._publish_msg(*args, **kwargs)
-            self.kernel_client.shell_channel.socket.get(zmq.EVENTS)
-
-    return RearmingOutputWidget
-
-
 _RUNS: dict[str, ChapterRun] = {}
 
 
@@ -105,7 +78,7 @@ def chapter_path(name):
 def run_chapter(name):
     """Execute a chapter once per session (cached) and return its ChapterRun."""
     import nbformat
-    from nbclient import NotebookClient
+    from notebook_client import notebook_client
 
     path = chapter_path(name)
     if path.name not in _RUNS:
@@ -118,10 +91,9 @@ def run_chapter(name):
         def on_cell_executed(cell, cell_index, execute_reply):  # called for failing cells too
             cell_seconds[cell_index] = time.perf_counter() - sent[cell_index]
 
-        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                resources={"metadata": {"path": str(CHAPTERS)}},
-                                on_cell_execute=on_cell_execute, on_cell_executed=on_cell_executed)
-        client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = rearming_output_widget()
+        client = notebook_client(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                 resources={"metadata": {"path": str(CHAPTERS)}},
+                                 on_cell_execute=on_cell_execute, on_cell_executed=on_cell_executed)
         error = None
         start = time.perf_counter()
         try:

@@ -32,3 +32,15 @@ def test_chapter_page_uses_local_mathjax_and_shows_the_widget_state(tmp_path, ca
     assert "tau = 2.5" in page and "jupyter lab chapters/chapter.ipynb" in page, "widget's saved state and command"
     kernel_warnings = [line for line in (log.out + log.err).splitlines() if "WARNING" in line]
     assert not kernel_warnings, f"the build log has kernel warnings: {kernel_warnings}"
+
+
+def test_chapters_run_with_the_rearming_output_widget():
+    """The course build and the tests execute chapters with notebook_client's Output-widget stand-in, which
+    re-arms the shell socket after each send (the ~120 s stall of widget cells, scripts/notebook_client.py)."""
+    from nbclient.output_widget import OutputWidget
+
+    import notebook_client
+    client = notebook_client.notebook_client(nbformat.v4.new_notebook())
+    widget = client.widget_registry["@jupyter-widgets/output"]["OutputModel"]
+    assert issubclass(widget, OutputWidget) and widget._publish_msg is not OutputWidget._publish_msg
+    assert build_course.notebook_client is notebook_client.notebook_client
