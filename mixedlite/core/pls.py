@@ -372,7 +372,6 @@ class SandwichMap:
             keep = row[i] >= row[k]
             i, k = i[keep], k[keep]
         flat = row[i].astype(np.int64) * m + row[k]
-        g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
         present = np.zeros(m * m, dtype=bool)
         present[flat] = True
         if C is not None:  # C's own nonzeros and the diagonal (the penalty) too
@@ -380,7 +379,12 @@ class SandwichMap:
             present[np.arange(m) * (m + 1)] = True
         self.lower = np.flatnonzero(present)
         compact = (np.cumsum(present) - 1)[flat]
-        self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape=(len(self.lower), B.shape[1] * p))
+        shape = (len(self.lower), B.shape[1] * p)
+        if p == 1:  # the pairs come level by level, so column by column of P: no sort
+            self.P = sp.csc_matrix((val[i] * val[k], compact, np.r_[0, np.cumsum(counts * (counts + 1) // 2)]), shape)
+        else:
+            g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
+            self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape)
         self.m = m
         if C is not None:
             self._rows, self._columns = np.divmod(self.lower, m)
