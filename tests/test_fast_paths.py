@@ -6,7 +6,8 @@
   W / (1 + W (Z1 Lambda1)^2)); the Laplace deviance and the modes must be those of factoring every term.
 * A Nelder-Mead restart that lowers the deviance by less than ``fitting.SAME_OPTIMUM`` ends the restarts.
 * lmer's ``SandwichMap`` (InstEval's ``W'Z1 G Z1'W``) pairs each entry only with those below it for a
-  scalar first term; it must give the lower triangle of the dense product.
+  scalar first term; it must give the lower triangle of the dense product, and its Schur complement
+  ``D (W'W - W'Z1 G Z1'W) D + diag(d)`` that of the dense one.
 """
 import warnings
 
@@ -115,3 +116,20 @@ def test_sandwich_map_gives_the_lower_triangle_of_the_dense_product(p):
         dense[level * p:(level + 1) * p, level * p:(level + 1) * p] = G[level]
     expected = np.tril(B.toarray() @ dense @ B.toarray().T)
     np.testing.assert_allclose(SandwichMap(B, p)(G), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sandwich_map_schur_gives_the_scaled_difference_in_column_major_order():
+    rng = np.random.default_rng(5)
+    levels, m = 40, 25
+    B = sp.random(m, levels, density=0.2, random_state=6, format="csc")
+    C = rng.standard_normal((m, m))
+    C = C @ C.T
+    C[3, 1] = C[1, 3] = 0.0  # a zero of C where B G B' has none, and the reverse below
+    C[np.abs(B.toarray() @ B.toarray().T) == 0] = 5.0
+    G = rng.uniform(0.1, 1.0, (levels, 1, 1))
+    scale, diagonal = rng.uniform(0.5, 2.0, m), rng.uniform(0.0, 1.0, m)
+    expected = np.tril(np.diag(scale) @ (C - B.toarray() @ np.diag(G.ravel()) @ B.toarray().T) @ np.diag(scale)
+                       + np.diag(diagonal))
+    S = SandwichMap(B, 1, C).schur(G, scale, diagonal)
+    assert S.flags.f_contiguous
+    np.testing.assert_allclose(S, expected, rtol=1e-12, atol=1e-12)

@@ -7,6 +7,7 @@
 * Newton steps after the optimiser land on the optimum (sleepstudy ML and REML, cbpp, VerbAgg,
   InstEval ML; references from tests/fixtures/optimum/make_optimum.R: lme4 1.1-31 default and
   tight tolerances).
+* lmer starts where lme4 does: its moment estimate for random intercepts on distinct factors.
 """
 import json
 import warnings
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
+import mixedlite.core.fitting as fitting
 from glmm_random import datasets
 from mixedlite.core.diagnostics import deriv12
 from mixedlite.core.fitting import mirrored_theta, turned_theta
@@ -259,6 +261,30 @@ def test_insteval_ml_at_or_below_lme4s_tight_optimum():
 
 
 # ---------------------------------------------------------------- item 6: glmer's optimum
+
+
+class _FirstRun(Exception):
+    """Raised by a stand-in optimiser to stop a fit once its start is known."""
+
+
+@pytest.mark.parametrize("formula, dataset, lme4_start", [
+    # lme4 1.1-31's first evaluation (its optimiser wrapped in lmerControl(optimizer = ...)): mkLmerDevfun's
+    # sqrt(var(ave(y, f_k)) / (var(y) - sum_k var(ave(y, f_k)))) for random intercepts on distinct factors
+    ("y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)", "InstEval",
+     [0.36251817735274033, 0.48783122390962819, 0.10246571204201424]),
+    ("Reaction ~ Days + (Days | Subject)", "sleepstudy", [1.0, 0.0, 1.0]),  # a random slope: T = identity
+])
+def test_lmer_starts_where_lme4_does(formula, dataset, lme4_start, monkeypatch):
+    starts = []
+
+    def first_run(fun, start, *args, **kwargs):
+        starts.append(np.array(start))
+        raise _FirstRun
+
+    monkeypatch.setattr(fitting, "minimize", first_run)
+    with pytest.raises(_FirstRun):
+        ml.lmer(formula, ml.load_dataset(dataset))
+    np.testing.assert_allclose(starts[0], lme4_start, rtol=1e-12)
 
 
 def test_glmer_reaches_lme4s_optimum_on_randomized_glmms():

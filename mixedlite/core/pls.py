@@ -171,11 +171,12 @@ class PenalizedLeastSquares:
         W = sp.hstack([Z_rest, sp.csc_matrix(sqrtw @ np.column_stack([X, y_ls]))], format="csc")
         self.first_crossprod = first.level_crossproducts(self.weights)
         WtZ1 = (W.T @ Z1).tocsc()
+        self.WtW = (W.T @ W).toarray()
+        self._scalar_rest = all(t.p == 1 for t in rest)
         if WtZ1.shape[0] * WtZ1.shape[1] <= DENSE_LIMIT:
             self.WtZ1, self._sandwich_map = WtZ1.toarray(), None
         else:
-            self.WtZ1, self._sandwich_map = WtZ1, SandwichMap(WtZ1, first.p)
-        self.WtW = (W.T @ W).toarray()
+            self.WtZ1, self._sandwich_map = WtZ1, SandwichMap(WtZ1, first.p, self.WtW)
         self._penalty = np.r_[np.ones(self.q_rest), np.zeros(self.p + 1)]
         self._diagonal = np.diag_indices(len(self._penalty))
 
@@ -220,9 +221,12 @@ class PenalizedLeastSquares:
         M1 = T1.T @ self.first_crossprod @ T1 + np.eye(self.first.p)
         L1 = np.linalg.cholesky(M1)
         G = T1 @ np.linalg.inv(M1) @ T1.T  # (levels, p, p): T1 M1^-1 T1'
-        K = self._sandwich(G)
-        S = self._scale(thetas[1:], np.subtract(self.WtW, K, out=K))
-        S[self._diagonal] += self._penalty
+        if self._sandwich_map is not None and self._scalar_rest:  # S's nonzeros alone, in LAPACK's layout
+            S = self._sandwich_map.schur(G, self._scaling(thetas[1:]), self._penalty)
+        else:
+            K = self._sandwich(G)
+            S = self._scale(thetas[1:], np.subtract(self.WtW, K, out=K))
+            S[self._diagonal] += self._penalty
         R, info = la.lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("the penalized cross-product matrix is not positive definite")
@@ -242,16 +246,19 @@ class PenalizedLeastSquares:
         A row and column scaling when all terms are scalar; a sparse product otherwise."""
         if not self.rest:
             return A
-        Lr = rest_lambda(self.rest, thetas)
-        if isinstance(Lr, np.ndarray):
-            s = np.r_[Lr, np.ones(self.p + 1)]
+        if self._scalar_rest:
+            s = self._scaling(thetas)
             A *= s[:, None]
             A *= s[None, :]
             return A
         A = np.tril(A)
         A += np.tril(A, -1).T
-        Lam = sp.block_diag([Lr, sp.identity(self.p + 1)], format="csr")  # an identity for X and y
+        Lam = sp.block_diag([rest_lambda(self.rest, thetas), sp.identity(self.p + 1)], format="csr")  # X, y: I
         return Lam.T @ (Lam.T @ A).T
+
+    def _scaling(self, thetas):
+        """The diagonal of ``Lambda_W`` when all other terms are scalar: theta per level, then ones (X, y)."""
+        return np.r_[rest_lambda(self.rest, thetas), np.ones(self.p + 1)]
 
     # ------------------------------------------------------------ criteria
 
@@ -340,9 +347,13 @@ class SandwichMap:
     Entry (i, k) of ``B G B'`` is ``sum_l sum_ab B[i, lp+a] G[l, a, b] B[k, lp+b]``: linear in
     the entries of G with coefficients fixed by B.  Precomputing those coefficients (for the
     lower triangle) turns each evaluation into one product ``P @ G.ravel()``.
+
+    Given the symmetric ``C`` (lmer's ``W'W``), :meth:`schur` forms ``D (C - B G B') D + diag(d)``
+    (D diagonal) on the entries of the lower triangle where C or ``B G B'`` can be nonzero (InstEval:
+    22%), straight into LAPACK's column-major layout: no pass over the whole matrix but its zeroing.
     """
 
-    def __init__(self, B, p):
+    def __init__(self, B, p, C=None):
         B = B.tocsc()
         B.sort_indices()
         B = B.tocoo()  # entries ordered by column, so by level, and by row within a column
@@ -361,19 +372,43 @@ class SandwichMap:
             keep = row[i] >= row[k]
             i, k = i[keep], k[keep]
         flat = row[i].astype(np.int64) * m + row[k]
-        g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
         present = np.zeros(m * m, dtype=bool)
         present[flat] = True
+        if C is not None:  # C's own nonzeros and the diagonal (the penalty) too
+            present[np.flatnonzero(np.tril(C))] = True
+            present[np.arange(m) * (m + 1)] = True
         self.lower = np.flatnonzero(present)
         compact = (np.cumsum(present) - 1)[flat]
-        self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape=(len(self.lower), B.shape[1] * p))
+        shape = (len(self.lower), B.shape[1] * p)
+        if p == 1:  # the pairs come level by level, so column by column of P: no sort
+            self.P = sp.csc_matrix((val[i] * val[k], compact, np.r_[0, np.cumsum(counts * (counts + 1) // 2)]), shape)
+        else:
+            g_index = level[i].astype(np.int64) * p * p + (col[i] % p) * p + col[k] % p
+            self.P = sp.csr_matrix((val[i] * val[k], (compact, g_index)), shape)
         self.m = m
+        if C is not None:
+            self._rows, self._columns = np.divmod(self.lower, m)
+            self._C = np.ascontiguousarray(C).ravel()[self.lower]
+            self._column_major = self._columns * m + self._rows
+            self._diagonal = np.flatnonzero(self._rows == self._columns)  # in order: entries (0, 0), (1, 1), ...
 
     def __call__(self, G):
         """The lower triangle of ``B G B'`` (the upper triangle is left zero)."""
         K = np.zeros(self.m * self.m)
         K[self.lower] = self.P @ G.ravel()
         return K.reshape(self.m, self.m)
+
+    def schur(self, G, scale, diagonal):
+        """The lower triangle of ``D (C - B G B') D + diag(diagonal)``, ``D = diag(scale)``, in column-major
+        order (the upper triangle is zero): entry by entry the operations of forming ``C - B G B'``, then
+        scaling its rows, then its columns, then adding the diagonal."""
+        v = self._C - self.P @ G.ravel()
+        v *= scale[self._rows]
+        v *= scale[self._columns]
+        v[self._diagonal] += diagonal
+        S = np.zeros(self.m * self.m)
+        S[self._column_major] = v
+        return S.reshape((self.m, self.m), order="F")
 
 
 class PenalizedWeightedLS:

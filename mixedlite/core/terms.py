@@ -67,7 +67,8 @@ class RandomEffectsTerm:
 
     @property
     def theta_start(self):
-        """lme4's starting value: T = identity."""
+        """lme4's starting value: T = identity (lmer's random intercepts on distinct factors start from a moment
+        estimate instead, :func:`mixedlite.core.lmm.intercepts_start`)."""
         return np.array([1.0 if i == j else 0.0 for i, j in self.theta_positions])
 
     @cached_property
