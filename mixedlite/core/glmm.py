@@ -46,6 +46,7 @@ from .model import MixedModel
 from .fitting import RESTART_OPTIMIZER, SAME_OPTIMUM, Criterion, Policies, fit_theta
 from .optimize import free_coordinates, single_threaded_blas
 from .pirls import PIRLS, PIRLS_TOL, PIRLSError, gauss_hermite
+from .pls import unscaled_vcov
 
 
 class Response:
@@ -262,10 +263,8 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _rx_vcov(self, state):
         """``(R_X' R_X)^-1``: beta's covariance from the PIRLS factorisation (lme4's ``unsc()``)."""
-        f = self.pirls.factorize_at(state.theta, state.sqrtw, with_beta=True)
-        qr = self.pirls.qr
-        S_inv = la.cho_solve((f.R, True), np.eye(f.m))
-        return S_inv[qr:, qr:]
+        R, qr = self.pirls.factorize_at(state.theta, state.sqrtw, with_beta=True).R, self.pirls.qr
+        return unscaled_vcov(R[qr:, qr:])
 
     def _hessian_vcov(self, hessian):
         """lme4's default for GLMMs: beta's block of ``2 H^-1``, H the Hessian of the deviance."""

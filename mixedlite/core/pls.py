@@ -110,6 +110,25 @@ class Solution:
     """R_X, the Cholesky factor of the fixed effects' block (lower triangular)"""
 
 
+def unscaled_vcov(RX):
+    """``(R_X' R_X)^-1``, beta's covariance divided by sigma^2 (lme4's ``unsc()``), from the lower-triangular
+    R_X: the beta block of ``S^-1`` when ``S = R R'`` and R_X is R's last diagonal block."""
+    RX_inv = la.lapack.dtrtri(RX, lower=1)[0] if len(RX) else RX  # R_X^-1 (a threaded trsm is slow)
+    return RX_inv.T @ RX_inv
+
+
+class AugmentedCholesky(NamedTuple):
+    """The factorisation of :meth:`PenalizedLeastSquares.factorize` (lmer): y's column augments the Schur
+    complement, so R's last row holds ``[u_rest; beta - beta_ls]``'s right-hand side and its last diagonal
+    element is r."""
+    T1: np.ndarray
+    """T(theta) of the leading term (p1 x p1)"""
+    L1: np.ndarray
+    """the leading term's per-level Cholesky factors, ``L1_j L1_j' = T1' Z1j' W Z1j T1 + I`` (levels, p1, p1)"""
+    R: np.ndarray
+    """the Cholesky factor of the Schur complement of ``[Z_rest, X, y]`` (lower; its upper triangle is not cleared)"""
+
+
 class Lambdas(NamedTuple):
     """What depends on theta alone in :class:`PenalizedWeightedLS`, formed once per PIRLS run.
 
@@ -214,7 +233,7 @@ class PenalizedLeastSquares:
     def factorize(self, theta):
         """Factor the model at theta: the leading term's per-level Cholesky factors and R (dense).
 
-        Returns (T1, L1, R) with ``L1[j] L1[j]' = T1' Z1j' Z1j T1 + I`` and ``R R' = S``.
+        Returns an :class:`AugmentedCholesky`: ``L1[j] L1[j]' = T1' Z1j' W Z1j T1 + I`` and ``R R' = S``.
         """
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
         T1 = self.first.relative_factor(thetas[0])
@@ -230,7 +249,7 @@ class PenalizedLeastSquares:
         R, info = la.lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("the penalized cross-product matrix is not positive definite")
-        return T1, L1, R
+        return AugmentedCholesky(T1=T1, L1=L1, R=R)
 
     def _sandwich(self, G):
         """``W'Z1 G Z1'W`` for block-diagonal G given as (levels, p, p); only its lower triangle is used."""
@@ -264,9 +283,9 @@ class PenalizedLeastSquares:
 
     def pieces(self, theta):
         """log|L|^2, log|R_X|^2 and the penalized residual sum of squares r^2 at theta."""
-        _, L1, R = self.factorize(theta)
-        logdet_RX = 2 * np.log(np.diagonal(R))[self.q_rest: self.q_rest + self.p].sum()
-        return log_det_L(L1, R, self.q_rest), logdet_RX, np.diagonal(R)[-1] ** 2
+        f = self.factorize(theta)
+        logdet_RX = 2 * np.log(np.diagonal(f.R))[self.q_rest: self.q_rest + self.p].sum()
+        return log_det_L(f.L1, f.R, self.q_rest), logdet_RX, np.diagonal(f.R)[-1] ** 2
 
     def objective(self, theta, REML=True):
         """The profiled REML criterion (REML=True) or deviance (-2 log-likelihood, REML=False)."""
@@ -283,8 +302,8 @@ class PenalizedLeastSquares:
 
     def solve(self, theta, REML=True):
         """Everything at theta: beta, the spherical u, b = Lambda u, sigma, vcov(beta), R_X."""
-        T1, L1, R = self.factorize(theta)
-        R = np.tril(R)
+        f = self.factorize(theta)
+        T1, L1, R = f.T1, f.L1, np.tril(f.R)
         qr, p = self.q_rest, self.p
         upper = R[:-1, :-1].T
         v = la.solve_triangular(upper, R[-1, :-1], lower=False)  # [u_rest; beta - beta_ls]
@@ -302,18 +321,12 @@ class PenalizedLeastSquares:
         sigma = np.sqrt(r2 / (self.n - p if REML else self.n))
         RX = R[qr: qr + p, qr: qr + p]
         return Solution(beta=beta, u=np.r_[u1.ravel(), u_rest], b=np.r_[b1.ravel(), b_rest],
-                        sigma=sigma, vcov=sigma**2 * self._unscaled_vcov(RX), RX=RX)
+                        sigma=sigma, vcov=sigma**2 * unscaled_vcov(RX), RX=RX)
 
     def unscaled_vcov(self, theta):
-        """``(R_X' R_X)^-1`` at theta: the covariance of beta-hat divided by sigma^2."""
-        _, _, R = self.factorize(theta)
-        q = self.q_rest
-        return self._unscaled_vcov(np.tril(R[q: q + self.p, q: q + self.p]))
-
-    @staticmethod
-    def _unscaled_vcov(RX):
-        RX_inv = la.lapack.dtrtri(RX, lower=1)[0] if len(RX) else RX  # R_X^-1 (a threaded trsm is slow)
-        return RX_inv.T @ RX_inv
+        """``(R_X' R_X)^-1`` at theta: the covariance of beta-hat divided by sigma^2 (:func:`unscaled_vcov`)."""
+        R, q = self.factorize(theta).R, self.q_rest
+        return unscaled_vcov(np.tril(R[q: q + self.p, q: q + self.p]))
 
     def deviance(self, theta, sigma, REML=True):
         """The criterion at (theta, sigma), sigma not profiled out (lmerTest's ``devfun_vp``):
