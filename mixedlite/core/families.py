@@ -57,6 +57,10 @@ class Link:
 
     name = ""
 
+    def linkinv_mu_eta(self, eta):
+        """``(linkinv(eta), mu_eta(eta))``: what each PIRLS step needs at a new linear predictor."""
+        return self.linkinv(eta), self.mu_eta(eta)
+
 
 class Logit(Link):
     """``eta = log(mu / (1 - mu))``."""
@@ -73,6 +77,15 @@ class Logit(Link):
     def mu_eta(self, eta):
         e = np.exp(_clamp(eta, THRESH))
         return np.where(np.abs(eta) > THRESH, EPS, e / (1 + e) ** 2)
+
+    def linkinv_mu_eta(self, eta):
+        """Both from one ``exp(eta)`` where no ``|eta|`` exceeds the threshold: ``mu = e / (1 + e)``,
+        ``mu_eta = e / (1 + e)^2``, the same numbers as :meth:`linkinv` and :meth:`mu_eta`."""
+        if np.abs(eta).max(initial=0.0) > THRESH:
+            return self.linkinv(eta), self.mu_eta(eta)
+        e = np.exp(eta)
+        one_plus_e = 1 + e
+        return e / one_plus_e, e / one_plus_e**2
 
 
 class Probit(Link):
@@ -119,6 +132,11 @@ class Log(Link):
 
     def mu_eta(self, eta):
         return np.maximum(np.exp(eta), EPS)
+
+    def linkinv_mu_eta(self, eta):
+        """``mu = mu_eta = max(exp(eta), EPS)``: one array for both."""
+        mu = self.linkinv(eta)
+        return mu, mu
 
 
 class Sqrt(Link):
@@ -179,6 +197,9 @@ class Family:
 
     def mu_eta(self, eta):
         return self._link.mu_eta(eta)
+
+    def linkinv_mu_eta(self, eta):
+        return self._link.linkinv_mu_eta(eta)
 
     def dev_resid(self, y, mu, wt):
         """Deviance residuals: ``sum(dev_resid)`` is the deviance of a GLM with mean mu."""

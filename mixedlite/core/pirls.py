@@ -154,17 +154,16 @@ class PIRLS(PenalizedWeightedLS):
         beta = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
         old_pdev, old = np.inf, None
         converged = False
-        mu = fam.linkinv(eta)
+        mu, mu_eta = fam.linkinv_mu_eta(eta)
         base = self.offset if with_beta else self.offset + self.X @ beta
         for _ in range(PIRLS_MAXIT):
-            mu_eta = fam.mu_eta(eta)
             sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
             z = eta - base + (y - mu) / mu_eta
             u, b_new, f = self._weighted_step(lam, lam_r, sqrtw**2, z, with_beta)
             if with_beta:
                 beta = b_new
             eta = self.linear_predictor(lam, u, self.offset + self.X @ beta if with_beta else base)
-            mu = fam.linkinv(eta)
+            mu, mu_eta = fam.linkinv_mu_eta(eta)
             pdev = self.penalized_deviance(mu, u)
             if not np.isfinite(pdev):
                 raise PIRLSError("non-finite penalized deviance in PIRLS")
@@ -173,7 +172,7 @@ class PIRLS(PenalizedWeightedLS):
                     u = (u + old[0]) / 2
                     beta = (beta + old[1]) / 2 if with_beta else beta
                     eta = self.linear_predictor(lam, u, self.offset + self.X @ beta if with_beta else base)
-                    mu = fam.linkinv(eta)
+                    mu, mu_eta = fam.linkinv_mu_eta(eta)
                     pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:
                         break
