@@ -43,7 +43,7 @@ from .diagnostics import (MAX_NOBS_FOR_DERIVATIVES, SINGULAR_MESSAGE, check_grad
 from .families import get_family
 from .formula import is_factor
 from .model import MixedModel
-from .fitting import RESTART_OPTIMIZER, SAME_OPTIMUM, Criterion, Policies, fit_theta
+from .fitting import RESTART_OPTIMIZER, RESTART_STEP, SAME_OPTIMUM, Criterion, Policies, fit_theta
 from .optimize import free_coordinates, single_threaded_blas
 from .pirls import PIRLS, PIRLS_TOL, PIRLSError, gauss_hermite
 
@@ -222,7 +222,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         def gradient_fails(pars, gradient, hessian):
             return _gradient_fails(pars, gradient, hessian, lower2)
         policies = (Policies(derivatives=True, gradient_fails=gradient_fails, restart_optimizer=RESTART_OPTIMIZER,
-                             same_optimum=SAME_OPTIMUM, mirror=True, turn=True, saddle=True)
+                             same_optimum=SAME_OPTIMUM, restart_step=RESTART_STEP, mirror=True, turn=True,
+                             saddle=True)
                     if derivatives else Policies())
         stage2 = fit_theta(Criterion(self.deviance_function, lower2, self.optimizer[1], self.maxeval, n_theta=k),
                            pars0, policies)
