@@ -30,9 +30,9 @@ The policies, and what each is for:
   itself, 11 for grouseticks' intercept) the Nelder-Mead restart spent 250 of its 358 evaluations
   shrinking its simplex before its first gain; with these it ends at the same optimum in 237
   (1780.5427069888 against 1780.5427069893; the differential suite and the 60 randomized fits pass as
-  before).  Each model says when the check fails: lmer where its
-  checks report it (lme4's message; not on a singular fit, whose gradient lme4 does not check), glmer on
-  the coordinates not held at a bound, singular fits included (``glmm._gradient_fails``).
+  before).  Each model says when the check fails: lmer where its checks report it (lme4's message; not
+  on a singular fit, whose gradient lme4 does not check), glmer on the coordinates not held at a bound,
+  singular fits included (``glmm._gradient_fails``).
 * **Newton polish** (:func:`mixedlite.core.optimize.newton_polish`): Newton steps on the finite-difference
   gradient and Hessian (lme4's ``deriv12``, needed anyway for the checks and glmer's standard errors),
   each kept only where it lowers the criterion.  While the gradient check fails the gradient is

@@ -253,7 +253,7 @@ class GeneralizedLinearMixedModel(MixedModel):
 
         The Hessian of the convergence checks was taken at the last optimiser's answer; where the
         Newton steps moved on by more than ``HESSIAN_REUSE_MOVE`` it is taken anew at the optimum, as
-        lme4 takes it there.  Near a singular fit a step of 1e-5 changed an SE by 6e-4 relative
+        lme4 takes it there.  Near a singular fit a step of 1e-5 once changed an SE by 6e-4 relative
         (tests/differential poisson_007_0); 19 randomized fits had SEs up to 2% from lme4's before.
         A smaller move changes the Hessian by less than the finite differences' own noise (see
         ``HESSIAN_REUSE_MOVE``).  On first use, so that refits which need no SEs (bootstrap, profile)
