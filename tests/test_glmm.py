@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import mixedlite as ml
+from mixedlite.core import glmm
 from mixedlite.core.diagnostics import deriv12
 from references import load_reference as reference, relative_error
 
@@ -342,3 +343,21 @@ def test_agq_needs_one_scalar_term():
 def test_unknown_family():
     with pytest.raises(ValueError, match="family='binomial'.*family='poisson'"):
         ml.glmer("TICKS ~ YEAR + (1 | LOCATION)", ml.load_dataset("grouseticks"), family="gamma")
+
+
+def test_stage2_searches_the_intercept_at_the_means_of_off_centre_predictors():
+    """glmm.centred_intercept: the intercept becomes beta_0 + mean(x) beta_x for a continuous x whose mean
+    exceeds its SD; binary and well-centred columns, and theta, are left as they are; the map is inverted."""
+    rng = np.random.default_rng(5)
+    n, k = 200, 2
+    height, binary, centred = rng.normal(462, 36, n), rng.integers(0, 2, n).astype(float), rng.normal(0.05, 1, n)
+    X = np.column_stack([np.ones(n), height, binary, centred])
+    search = glmm.centred_intercept(X, k)
+    x = np.r_[0.5, 0.2, 11.0, -0.02, 1.2, 0.3]
+    s = search["to_search"](x)
+    expected = x.copy()
+    expected[k] = x[k] + height.mean() * x[k + 1]
+    assert np.allclose(s, expected, rtol=1e-14)
+    assert np.allclose(search["from_search"](s), x, rtol=1e-12, atol=1e-14)
+    assert glmm.centred_intercept(X[:, [0, 2, 3]], k) == {}  # nothing off centre: NLopt's own coordinates
+    assert glmm.centred_intercept(X[:, 1:], k) == {}  # no intercept
