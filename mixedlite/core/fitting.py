@@ -28,11 +28,12 @@ The policies, and what each is for:
   lowered the deviance; tests/test_fast_paths.py).  glmer's restarts start near an optimum, so their first
   steps are ``RESTART_STEP`` of each coordinate (at least of 0.1): with NLopt's default (the coordinate
   itself, 11 for grouseticks' intercept) the Nelder-Mead restart spent 250 of its 358 evaluations
-  shrinking its simplex before its first gain; with these it ends at the same optimum in 237
-  (1780.5427069888 against 1780.5427069893; the differential suite and the 60 randomized fits pass as
-  before).  Each model says when the check fails: lmer where its checks report it (lme4's message; not
-  on a singular fit, whose gradient lme4 does not check), glmer on the coordinates not held at a bound,
-  singular fits included (``glmm._gradient_fails``).
+  shrinking its simplex before its first gain; with these it ended at the same optimum in 237
+  (1780.5427069888 against 1780.5427069893, before stage 2 searched a centred intercept:
+  ``glmm.centred_intercept``; the differential suite and the 60 randomized fits pass as before).  Each
+  model says when the check fails: lmer where its checks report it (lme4's message; not on a singular
+  fit, whose gradient lme4 does not check), glmer on the coordinates not held at a bound, singular fits
+  included (``glmm._gradient_fails``).
 * **Newton polish** (:func:`mixedlite.core.optimize.newton_polish`): Newton steps on the finite-difference
   gradient and Hessian (lme4's ``deriv12``, needed anyway for the checks and glmer's standard errors),
   each kept only where it lowers the criterion.  While the gradient check fails the gradient is
