@@ -40,6 +40,8 @@ def _ylogy_given(y):
     """``mu -> y log(y / mu)``, with 0 for y = 0 (mu > 0: the links keep it there)."""
     y = np.asarray(y, dtype=float)
     positive = y > 0
+    if positive.all():  # nothing to mask: the same numbers
+        return lambda mu: y * np.log(y / mu)
     y_or_one = np.where(positive, y, 1.0)
     return lambda mu: np.where(positive, y * np.log(y_or_one / mu), 0.0)
 
@@ -223,7 +225,8 @@ class Binomial(Family):
 
     def dev_resid_given(self, y, wt):
         successes, failures = _ylogy_given(y), _ylogy_given(1 - y)
-        return lambda mu: 2 * wt * (successes(mu) + failures(1 - mu))
+        two_wt = 2 * wt
+        return lambda mu: two_wt * (successes(mu) + failures(1 - mu))
 
     def minus_two_loglik_given(self, y, wt, n):
         """R's ``binomial()$aic``: ``-2 sum log dbinom(round(m y), round(m), mu)``, m trials."""
@@ -232,12 +235,13 @@ class Binomial(Family):
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(m > 0, wt / m, 0.0)
             log_choose = gammaln(m_int + 1) - gammaln(k + 1) - gammaln(m_int - k + 1)
-        some, fail = k > 0, m_int - k > 0
+        failures = m_int - k
+        some, fail = k > 0, failures > 0
 
         def minus_two_loglik(mu):
             with np.errstate(divide="ignore", invalid="ignore"):
                 logp = (log_choose + np.where(some, k * np.log(mu), 0.0)
-                        + np.where(fail, (m_int - k) * np.log1p(-mu), 0.0))
+                        + np.where(fail, failures * np.log1p(-mu), 0.0))
             return -2 * np.sum(scale * logp)
         return minus_two_loglik
 
@@ -261,8 +265,8 @@ class Poisson(Family):
 
     def dev_resid_given(self, y, wt):
         """``2 wt (y log(y / mu) - (y - mu))``, with ``y log(y / mu) = 0`` for y = 0."""
-        ylogy = _ylogy_given(y)
-        return lambda mu: 2 * wt * (ylogy(mu) - (y - mu))
+        ylogy, two_wt = _ylogy_given(y), 2 * wt
+        return lambda mu: two_wt * (ylogy(mu) - (y - mu))
 
     def minus_two_loglik_given(self, y, wt, n):
         """R's ``poisson()$aic``: ``-2 sum wt log dpois(y, mu)``."""
