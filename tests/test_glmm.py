@@ -3,15 +3,20 @@
 Tolerances (issue 4): -2 logLik 1e-5 relative; fixed effects, SEs, variance components and
 conditional modes 1e-3 relative (conditional modes: 1e-3 absolute, as some are near zero).
 """
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import mixedlite as ml
+from mixedlite.core import glmm
+from mixedlite.core.diagnostics import deriv12
 from references import load_reference as reference, relative_error
 
+DIFFERENTIAL_SPECS = Path(__file__).resolve().parent / "differential" / "specs.json"
 CASES = {
     "cbpp_binomial_laplace": ("cbpp", "binomial"),
     "cbpp_binomial_agq9": ("cbpp", "binomial"),
@@ -83,6 +88,34 @@ def test_fitted_and_residuals(fits, name):
     assert np.max(np.abs(m.residuals("pearson").to_numpy()[:k] - ref["pearson_resid_head"])) < 1e-3
     assert np.allclose(m.predict(type="response"), m.fitted())
     assert np.allclose(m.residuals("response"), m.resp.y - m.fitted())
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_vcov_is_that_of_the_hessian_at_the_optimum(fits, name):
+    """lme4 takes the Hessian at its optimum; where the Newton polish moved x so little that the Hessian
+    taken before it is kept (``glmm.HESSIAN_REUSE_MOVE``), the SEs are still those of a Hessian taken
+    anew at the returned optimum, to well within the 1e-4 the differential suite allows."""
+    m, _ = fits[name]
+    assert _se_error_from_a_fresh_hessian(m) < 1e-5
+
+
+def test_vcov_after_a_large_newton_step_is_that_of_the_hessian_at_the_optimum():
+    """tests/differential binary_026_1: the polish moves x by about 4e-3, and the SEs of the Hessians before
+    and after it differ by about 1e-3: the Hessian is taken anew."""
+    spec = next(s for s in json.loads(DIFFERENTIAL_SPECS.read_text()) if s["id"] == "binary_026_1")
+    data = pd.read_csv(DIFFERENTIAL_SPECS.parent / "data" / spec["file"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.ConvergenceWarning)
+        m = ml.glmer(spec["ml_formula"], data, **spec["ml_args"])
+    assert _se_error_from_a_fresh_hessian(m) < 1e-5
+
+
+def _se_error_from_a_fresh_hessian(m):
+    """The largest relative difference between ``m``'s SEs and those of ``deriv12`` at its optimum."""
+    se = np.sqrt(np.diag(m.vcov()))
+    _, hessian = deriv12(m.deviance_function, m._pars)
+    m.deviance_function(m._pars)  # PIRLS back at the optimum
+    return relative_error(se, np.sqrt(np.diag(m._hessian_vcov(hessian))))
 
 
 def test_wald_intervals(fits):
@@ -310,3 +343,21 @@ def test_agq_needs_one_scalar_term():
 def test_unknown_family():
     with pytest.raises(ValueError, match="family='binomial'.*family='poisson'"):
         ml.glmer("TICKS ~ YEAR + (1 | LOCATION)", ml.load_dataset("grouseticks"), family="gamma")
+
+
+def test_stage2_searches_the_intercept_at_the_means_of_off_centre_predictors():
+    """glmm.centred_intercept: the intercept becomes beta_0 + mean(x) beta_x for a continuous x whose mean
+    exceeds its SD; binary and well-centred columns, and theta, are left as they are; the map is inverted."""
+    rng = np.random.default_rng(5)
+    n, k = 200, 2
+    height, binary, centred = rng.normal(462, 36, n), rng.integers(0, 2, n).astype(float), rng.normal(0.05, 1, n)
+    X = np.column_stack([np.ones(n), height, binary, centred])
+    search = glmm.centred_intercept(X, k)
+    x = np.r_[0.5, 0.2, 11.0, -0.02, 1.2, 0.3]
+    s = search["to_search"](x)
+    expected = x.copy()
+    expected[k] = x[k] + height.mean() * x[k + 1]
+    assert np.allclose(s, expected, rtol=1e-14)
+    assert np.allclose(search["from_search"](s), x, rtol=1e-12, atol=1e-14)
+    assert glmm.centred_intercept(X[:, [0, 2, 3]], k) == {}  # nothing off centre: NLopt's own coordinates
+    assert glmm.centred_intercept(X[:, 1:], k) == {}  # no intercept

@@ -64,6 +64,19 @@ def test_link_inverse_and_derivative(name):
     assert np.allclose(link.mu_eta(eta), numeric, rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", list(LINKS))
+def test_linkinv_mu_eta_gives_the_numbers_of_linkinv_and_mu_eta(name):
+    """PIRLS takes both at once (one exp for the logit and log links): the same bits as the two calls,
+    inside and beyond the logit link's saturation threshold (|eta| > 30)."""
+    link = LINKS[name]()
+    rng = np.random.default_rng(13)
+    for eta in (rng.uniform(-8, 8, 500), np.r_[rng.uniform(-8, 8, 50), -31.0, 30.0, 45.0]):
+        if name in ("sqrt", "identity"):
+            eta = np.abs(eta) + 0.1  # the mean must stay positive
+        mu, mu_eta = link.linkinv_mu_eta(eta)
+        assert np.array_equal(mu, link.linkinv(eta)) and np.array_equal(mu_eta, link.mu_eta(eta))
+
+
 @pytest.mark.parametrize("family, link", [("binomial", "log"), ("binomial", "sqrt"), ("poisson", "logit"),
                                           ("poisson", "probit"), ("binomial", "inverse")])
 def test_link_the_family_does_not_have(family, link):

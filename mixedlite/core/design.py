@@ -183,6 +183,8 @@ def _no_complete_rows_message(used):
 def _drop_aliased_columns(X):
     """Drop columns that are linear combinations of earlier ones, as lme4 does, and say which."""
     values = X.to_numpy(dtype=float)
+    if np.linalg.matrix_rank(values) == values.shape[1]:  # then so is every subset of its columns: keep all
+        return X
     keep = []
     for j in range(values.shape[1]):
         candidate = keep + [j]

@@ -40,6 +40,8 @@ def _ylogy_given(y):
     """``mu -> y log(y / mu)``, with 0 for y = 0 (mu > 0: the links keep it there)."""
     y = np.asarray(y, dtype=float)
     positive = y > 0
+    if positive.all():  # nothing to mask: the same numbers
+        return lambda mu: y * np.log(y / mu)
     y_or_one = np.where(positive, y, 1.0)
     return lambda mu: np.where(positive, y * np.log(y_or_one / mu), 0.0)
 
@@ -57,6 +59,10 @@ class Link:
 
     name = ""
 
+    def linkinv_mu_eta(self, eta):
+        """``(linkinv(eta), mu_eta(eta))``: what each PIRLS step needs at a new linear predictor."""
+        return self.linkinv(eta), self.mu_eta(eta)
+
 
 class Logit(Link):
     """``eta = log(mu / (1 - mu))``."""
@@ -73,6 +79,15 @@ class Logit(Link):
     def mu_eta(self, eta):
         e = np.exp(_clamp(eta, THRESH))
         return np.where(np.abs(eta) > THRESH, EPS, e / (1 + e) ** 2)
+
+    def linkinv_mu_eta(self, eta):
+        """Both from one ``exp(eta)`` where no ``|eta|`` exceeds the threshold: ``mu = e / (1 + e)``,
+        ``mu_eta = e / (1 + e)^2``, the same numbers as :meth:`linkinv` and :meth:`mu_eta`."""
+        if np.abs(eta).max(initial=0.0) > THRESH:
+            return self.linkinv(eta), self.mu_eta(eta)
+        e = np.exp(eta)
+        one_plus_e = 1 + e
+        return e / one_plus_e, e / one_plus_e**2
 
 
 class Probit(Link):
@@ -119,6 +134,11 @@ class Log(Link):
 
     def mu_eta(self, eta):
         return np.maximum(np.exp(eta), EPS)
+
+    def linkinv_mu_eta(self, eta):
+        """``mu = mu_eta = max(exp(eta), EPS)``: one array for both."""
+        mu = self.linkinv(eta)
+        return mu, mu
 
 
 class Sqrt(Link):
@@ -180,6 +200,9 @@ class Family:
     def mu_eta(self, eta):
         return self._link.mu_eta(eta)
 
+    def linkinv_mu_eta(self, eta):
+        return self._link.linkinv_mu_eta(eta)
+
     def dev_resid(self, y, mu, wt):
         """Deviance residuals: ``sum(dev_resid)`` is the deviance of a GLM with mean mu."""
         return self.dev_resid_given(y, wt)(mu)
@@ -202,7 +225,8 @@ class Binomial(Family):
 
     def dev_resid_given(self, y, wt):
         successes, failures = _ylogy_given(y), _ylogy_given(1 - y)
-        return lambda mu: 2 * wt * (successes(mu) + failures(1 - mu))
+        two_wt = 2 * wt
+        return lambda mu: two_wt * (successes(mu) + failures(1 - mu))
 
     def minus_two_loglik_given(self, y, wt, n):
         """R's ``binomial()$aic``: ``-2 sum log dbinom(round(m y), round(m), mu)``, m trials."""
@@ -211,12 +235,13 @@ class Binomial(Family):
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(m > 0, wt / m, 0.0)
             log_choose = gammaln(m_int + 1) - gammaln(k + 1) - gammaln(m_int - k + 1)
-        some, fail = k > 0, m_int - k > 0
+        failures = m_int - k
+        some, fail = k > 0, failures > 0
 
         def minus_two_loglik(mu):
             with np.errstate(divide="ignore", invalid="ignore"):
                 logp = (log_choose + np.where(some, k * np.log(mu), 0.0)
-                        + np.where(fail, (m_int - k) * np.log1p(-mu), 0.0))
+                        + np.where(fail, failures * np.log1p(-mu), 0.0))
             return -2 * np.sum(scale * logp)
         return minus_two_loglik
 
@@ -240,8 +265,8 @@ class Poisson(Family):
 
     def dev_resid_given(self, y, wt):
         """``2 wt (y log(y / mu) - (y - mu))``, with ``y log(y / mu) = 0`` for y = 0."""
-        ylogy = _ylogy_given(y)
-        return lambda mu: 2 * wt * (ylogy(mu) - (y - mu))
+        ylogy, two_wt = _ylogy_given(y), 2 * wt
+        return lambda mu: two_wt * (ylogy(mu) - (y - mu))
 
     def minus_two_loglik_given(self, y, wt, n):
         """R's ``poisson()$aic``: ``-2 sum wt log dpois(y, mu)``."""

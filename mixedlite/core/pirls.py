@@ -102,19 +102,21 @@ class PIRLS(PenalizedWeightedLS):
         self._dev_resid = family.dev_resid_given(response.y, response.wt)
         self._minus_two_loglik = family.minus_two_loglik_given(response.y, response.wt, response.n)
         self.state = None
+        self._start = None  # (eta_start, _working there): see _start_working
 
     def factorize_at(self, theta, sqrtw, with_beta):
         """The blockwise factorisation at theta for the working weights ``sqrtw**2`` (all terms)."""
         thetas = self.design.split_theta(np.asarray(theta, dtype=float))
         return self.factorize(self.lambdas(thetas), sqrtw**2, with_beta)
 
-    def _weighted_step(self, lam, lam_r, w, z, with_beta):
-        """One step's penalized weighted least squares: ``(u, beta, factorisation)``; ``lam_r``: the
-        :meth:`lambdas` of the other terms when the observation-level term is eliminated."""
+    def _weighted_step(self, lam, lam_r, w, z, base, with_beta):
+        """One step's penalized weighted least squares: ``(u, beta, eta, factorisation)``, eta the new linear
+        predictor ``base + [X beta] + Z Lambda u`` (``base``: the offset, plus X beta when beta is given);
+        ``lam_r``: the :meth:`lambdas` of the other terms when the observation-level term is eliminated."""
         if self.reduced is None:
             f = self.factorize(lam, w, with_beta)
             u, beta = self.solve(f, w * z)
-            return u, beta, f
+            return u, beta, self.linear_predictor(lam, u, base + self.X @ beta if with_beta else base), f
         r1 = lam.ZL1[:, 0]                                      # Z1 Lambda1, one entry per observation
         M1 = w * r1 * r1 + 1
         w_r = w / M1
@@ -123,7 +125,11 @@ class PIRLS(PenalizedWeightedLS):
         fitted = self.reduced.linear_predictor(lam_r, u_r, self.X @ beta if with_beta else 0.0)
         u1 = np.empty(self.q1)
         u1[self.codes1] = r1 * w * (z - fitted) / M1
-        return np.concatenate([u1, u_r]), beta, EliminatedCholesky(M1=M1, reduced=f)
+        u, chol = np.concatenate([u1, u_r]), EliminatedCholesky(M1=M1, reduced=f)
+        if with_beta or not isinstance(lam.Lr, np.ndarray):
+            return u, beta, self.linear_predictor(lam, u, base + self.X @ beta if with_beta else base), chol
+        # scalar terms: fitted is Z_r Lambda_r u_r summed as linear_predictor sums it, so it is reused
+        return u, beta, base + self.first.rows[:, 0] * (u1 * lam.T1[0, 0])[self.codes1] + fitted, chol
 
     def _log_det(self, f):
         """``log|L|^2`` of a step's factorisation (``_weighted_step``)."""
@@ -137,13 +143,26 @@ class PIRLS(PenalizedWeightedLS):
         """``sum(dev_resid) + |u|^2`` at the mean mu."""
         return self._dev_resid(mu).sum() + u @ u
 
+    def _working(self, mu, mu_eta):
+        """The square roots of the working weights ``W = wt mu_eta^2 / V(mu)``, W, and the working residual
+        ``(y - mu) / mu_eta`` (the working response is ``z = eta - offset - X beta + residual``)."""
+        sqrtw = np.sqrt(self.resp.wt * mu_eta**2 / self.family.variance(mu))
+        return sqrtw, sqrtw**2, (self.resp.y - mu) / mu_eta
+
+    def _start_working(self, eta_start, eta):
+        """:meth:`_working` at the starting predictor: every evaluation of a fit starts from the same one
+        (lme4's ``lp0``), so what depends on it alone is computed once for it (the same numbers)."""
+        if self._start is None or self._start[0] is not eta_start:
+            self._start = (eta_start, self._working(*self.family.linkinv_mu_eta(eta)))
+        return self._start[1]
+
     def run(self, theta, beta=None, eta_start=None):
         """PIRLS at theta: the conditional modes u, and beta too when ``beta`` is None.
 
         Starts from the linear predictor ``eta_start``; stops when the penalized deviance
         changes by less than ``PIRLS_TOL`` (relative), halving steps that increase it.
         """
-        fam, y, wt = self.family, self.resp.y, self.resp.wt
+        fam = self.family
         with_beta = beta is None
         theta = np.asarray(theta, dtype=float)
         thetas = self.design.split_theta(theta)
@@ -154,17 +173,14 @@ class PIRLS(PenalizedWeightedLS):
         beta = np.zeros(self.p) if with_beta else np.asarray(beta, dtype=float)
         old_pdev, old = np.inf, None
         converged = False
-        mu = fam.linkinv(eta)
         base = self.offset if with_beta else self.offset + self.X @ beta
+        sqrtw, w, residual = self._start_working(eta_start, eta)
         for _ in range(PIRLS_MAXIT):
-            mu_eta = fam.mu_eta(eta)
-            sqrtw = np.sqrt(wt * mu_eta**2 / fam.variance(mu))
-            z = eta - base + (y - mu) / mu_eta
-            u, b_new, f = self._weighted_step(lam, lam_r, sqrtw**2, z, with_beta)
+            z = eta - base + residual
+            u, b_new, eta, f = self._weighted_step(lam, lam_r, w, z, base, with_beta)
             if with_beta:
                 beta = b_new
-            eta = self.linear_predictor(lam, u, self.offset + self.X @ beta if with_beta else base)
-            mu = fam.linkinv(eta)
+            mu, mu_eta = fam.linkinv_mu_eta(eta)
             pdev = self.penalized_deviance(mu, u)
             if not np.isfinite(pdev):
                 raise PIRLSError("non-finite penalized deviance in PIRLS")
@@ -173,7 +189,7 @@ class PIRLS(PenalizedWeightedLS):
                     u = (u + old[0]) / 2
                     beta = (beta + old[1]) / 2 if with_beta else beta
                     eta = self.linear_predictor(lam, u, self.offset + self.X @ beta if with_beta else base)
-                    mu = fam.linkinv(eta)
+                    mu, mu_eta = fam.linkinv_mu_eta(eta)
                     pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:
                         break
@@ -183,6 +199,7 @@ class PIRLS(PenalizedWeightedLS):
                 converged = True
                 break
             old_pdev, old = pdev, (u, beta)
+            sqrtw, w, residual = self._working(mu, mu_eta)
         if not converged:
             raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
         self.state = PIRLSState(theta=theta, u=u, beta=beta, eta=eta, mu=mu, sqrtw=sqrtw, ldL2=self._log_det(f),
