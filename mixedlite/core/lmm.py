@@ -74,7 +74,7 @@ class LinearMixedModel(MixedModel):
             step_fraction = NEAR_START_STEP if start is not None and step_fraction is None else step_fraction
         start = self._theta_from_standard(self.design.theta_start) if start is None else np.asarray(start, dtype=float)
         derivatives = check_convergence and self.nobs <= MAX_NOBS_FOR_DERIVATIVES
-        criterion = Criterion(_remembering_last(self.criterion), lower, optimizer, maxeval,
+        criterion = Criterion(self.criterion, lower, optimizer, maxeval,
                               to_search=self._standard_theta, from_search=self._theta_from_standard, ftol_abs=FTOL_ABS)
         policies = Policies(restart_edge=True, derivatives=derivatives, restart_after_breakdown=True,
                             gradient_fails=lambda theta, g, H: check_gradient(g, H) is not None,
@@ -214,21 +214,6 @@ def _numeric_response(design):
     if y.ndim != 1:
         raise ValueError("lmer needs a single numeric response; cbind(...) responses are for glmer")
     return y - design.offset  # the model is y = offset + X beta + Z b + e
-
-
-def _remembering_last(fun):
-    """``fun`` that returns its last value again when called again at the same theta: the fit sizes its
-    stopping rule at the start (:class:`mixedlite.core.fitting.Criterion`, ``ftol_abs``), where BOBYQA's
-    first evaluation falls; an evaluation of InstEval's criterion costs 17 ms."""
-    last = {}
-
-    def remembered(theta):
-        theta = np.array(theta, dtype=float)
-        if "theta" in last and np.array_equal(theta, last["theta"]):
-            return last["value"]
-        last["theta"], last["value"] = theta, fun(theta)
-        return last["value"]
-    return remembered
 
 
 def intercepts_start(y, codes):

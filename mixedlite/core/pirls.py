@@ -238,7 +238,8 @@ class PIRLS(PenalizedWeightedLS):
         return devc0.sum() + state.ldL2 - 2 * np.log(mult).sum()
 
     def conditional_variances(self, state):
-        """:func:`~mixedlite.core.pls.conditional_variances` at the state's theta and working weights (lme4's condVar)."""
+        """:func:`~mixedlite.core.pls.conditional_variances` at the state's theta and working weights
+        (lme4's condVar)."""
         f = self.factorize_at(state.theta, state.sqrtw, with_beta=False)
         return conditional_variances(f.lam.T1, f.L1, f.E, f.R, f.lam.Lr, self.rest)
 
