@@ -6,7 +6,8 @@ on the same data (timed inside R with ``system.time``, so R's start-up is not co
 mixedlite / lme4 (below 1: mixedlite is faster; the goal of issue 13 is at most 0.5 for the GLMMs
 and at most 0.1 for InstEval) and both objectives (-2 log-likelihood, or the REML criterion), which
 show that the two fitted the same model.  Without R it prints mixedlite's times and says why the ratio
-is missing.  ``MIXEDLITE_BENCH_R=0`` skips R.
+is missing.  ``MIXEDLITE_BENCH_R=0`` skips R.  ``python benchmarks/bench_vs_lme4.py InstEval cbpp`` times
+only the models of those datasets.
 
 Both sides fit the same data: lme4's own copies of cbpp, grouseticks, VerbAgg, InstEval and
 sleepstudy, of which mixedlite's bundled datasets are exports.  Times on a shared machine vary from
@@ -18,6 +19,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -150,4 +152,8 @@ def main(cases=CASES):
 
 
 if __name__ == "__main__":
-    main()
+    datasets, known = sys.argv[1:], sorted({case.dataset for case in CASES})
+    unknown = [name for name in datasets if name not in known]
+    if unknown:
+        sys.exit(f"no model of dataset {', '.join(unknown)} here: choose from {', '.join(known)}")
+    main([case for case in CASES if case.dataset in datasets] if datasets else CASES)
