@@ -193,7 +193,7 @@ class PIRLS(PenalizedWeightedLS):
                     pdev = self.penalized_deviance(mu, u)
                     if pdev <= old_pdev:
                         break
-                if pdev - old_pdev > self.tol:
+                if pdev - old_pdev > self.tol * abs(pdev):  # lme4: relative, as the convergence test
                     raise PIRLSError("PIRLS step-halving failed to reduce the penalized deviance")
             if abs(old_pdev - pdev) < self.tol * abs(pdev):
                 converged = True
