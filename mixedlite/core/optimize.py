@@ -164,14 +164,15 @@ def newton_candidate(x, gradient, hessian, lower):
     return np.maximum(x + step, lower)
 
 
-def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_steps=3, rounding=0.0):
+def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_steps=3, rounding=0.0, again_gain=0.0):
     """Newton steps from the optimiser's answer, each kept only if it lowers ``fun``.
 
     ``gradient`` and ``hessian`` are the finite differences at ``x`` (lme4's ``deriv12``).
-    A rejected full step is halved once.  After an accepted step the gradient is refreshed
-    with ``gradient_fun`` (if given; the Hessian is kept: it barely changes over such a step)
-    and the next step taken; without it one step is taken.  Returns ``(x, fx, gradient, steps)``:
-    the gradient is that at the returned x when it was refreshed, else the one given.
+    A rejected full step is halved once.  After an accepted step that lowered ``fun`` by more than
+    ``again_gain`` the gradient is refreshed with ``gradient_fun`` (if given; the Hessian is kept: it
+    barely changes over such a step) and the next step taken; otherwise the polish ends.  Returns
+    ``(x, fx, gradient, steps)``: the gradient is that at the returned x when it was refreshed, else the
+    one given.
 
     ``rounding``: the relative rounding error of ``fun``.  A step whose predicted gain
     ``-g's / 2`` is below ``rounding * |fx|`` cannot be judged by ``fun``, whose change is noise
@@ -192,8 +193,9 @@ def newton_polish(fun, x, fx, gradient, hessian, lower, gradient_fun=None, max_s
             f_new = fun(candidate)
             if not f_new < fx:
                 break
+        gain = fx - f_new
         x, fx, steps = candidate, f_new, steps + 1
-        if gradient_fun is None:
+        if gradient_fun is None or not gain > again_gain:
             break
         gradient = gradient_fun(x)
     return x, fx, gradient, steps
