@@ -1,7 +1,7 @@
 """The shortcuts for speed give the numbers of the plain computation.
 
-* With an observation-level term first (``(1 | INDEX)`` on grouseticks: 403 levels, one per row), E' E in
-  the Schur complement is summed over the pairs of nonzeros of E; it must equal the dense product.
+* A glmer design whose W'Z1 exceeds ``pls.DENSE_LIMIT`` entries forms its sandwich ``W'Z1 G Z1'W`` with a
+  ``SandwichMap`` at every PIRLS step; it must give the dense numbers.
 * An observation-level first term is eliminated from each PIRLS step (other terms reweighted by
   W / (1 + W (Z1 Lambda1)^2)); the Laplace deviance and the modes must be those of factoring every term.
 * A Nelder-Mead restart that lowers the deviance by less than ``fitting.SAME_OPTIMUM`` ends the restarts.
@@ -33,32 +33,43 @@ def grouseticks_pirls():
     return PIRLS(design, response, get_family("poisson"))
 
 
-def test_sparse_schur_product_equals_the_dense_one():
-    pirls = grouseticks_pirls()
-    assert pirls.first.group == "INDEX" and pirls._schur_pairs is not None
-    rng = np.random.default_rng(1)
-    sqrtw = rng.uniform(0.5, 2.0, pirls.n)
-    for with_beta in (False, True):
-        f = pirls.factorize_at(np.array([0.54, 0.75, 0.53]), sqrtw, with_beta)
-        E2 = f.E.reshape(-1, f.m)
-        np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
-
-
-def test_sparse_schur_product_with_a_vector_first_term():
-    """(1 + x | g1) first, two rows per level: rows of E hold the effects of one level (p1 = 2)."""
+def vector_first_term():
+    """(1 + x | g1) first (300 levels, two rows each, so p1 = 2), then (1 | g2): simulated Poisson counts."""
     rng = np.random.default_rng(2)
     n = 600
     data = pd.DataFrame({"g1": pd.Categorical(np.repeat(np.arange(300), 2)),
                          "g2": pd.Categorical(rng.integers(0, 100, n)), "x": rng.standard_normal(n)})
     data["y"] = rng.poisson(2.0, n)
-    design = Design("y ~ x + (1 + x | g1) + (1 | g2)", data)
-    pirls = PIRLS(design, glmm.poisson_response(design.response(), None, "y"), get_family("poisson"))
-    assert pirls.first.p == 2 and pirls._schur_pairs is not None
-    sqrtw = rng.uniform(0.5, 2.0, n)
-    for with_beta in (False, True):
-        f = pirls.factorize_at(np.array([0.8, 0.3, 0.5, 0.7]), sqrtw, with_beta)
-        E2 = f.E.reshape(-1, f.m)
-        np.testing.assert_allclose(pirls._schur_product(E2), E2.T @ E2, rtol=1e-12, atol=1e-12)
+    return Design("y ~ x + (1 + x | g1) + (1 | g2)", data), "y", np.array([0.8, 0.3, 0.5, 0.7])
+
+
+def observation_level_first():
+    design = Design(OBSERVATION_LEVEL, ml.load_dataset("grouseticks"))
+    return design, "TICKS", np.array([0.54, 0.75, 0.53])
+
+
+@pytest.mark.parametrize("make_design", [observation_level_first, vector_first_term])
+def test_glmer_sandwich_map_gives_the_dense_numbers(make_design, monkeypatch):
+    """Above ``DENSE_LIMIT`` entries, W'Z1 is sparse and its sandwich a ``SandwichMap`` re-formed at every
+    PIRLS step: the Laplace deviance, the modes, beta and the conditional variances must be those of the
+    dense products (grouseticks with the observation-level term factored, not eliminated: 403 levels first)."""
+    design, name, theta = make_design()
+    response = glmm.poisson_response(design.response(), None, name)
+    eta0 = np.log(response.y + 0.5)
+    results = []
+    for limit in (10**12, 0):
+        monkeypatch.setattr("mixedlite.core.pls.DENSE_LIMIT", limit)
+        pirls = PIRLS(design, response, get_family("poisson"))
+        pirls.reduced = None
+        state = pirls.run(theta, None, eta0)
+        assert (state.chol.products.sandwich is None) == (limit > 0)
+        results.append((pirls.laplace(state), state.u, state.beta, pirls.conditional_variances_at(state)))
+    (dense, u, beta, cond), (mapped, u_map, beta_map, cond_map) = results
+    assert mapped == pytest.approx(dense, rel=1e-12)
+    np.testing.assert_allclose(u_map, u, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(beta_map, beta, rtol=1e-10)
+    for block, block_map in zip(cond, cond_map):
+        np.testing.assert_allclose(block_map, block, rtol=1e-9, atol=1e-14)
 
 
 @pytest.mark.parametrize("with_beta", [False, True])
@@ -76,12 +87,6 @@ def test_eliminating_the_observation_level_term_gives_the_blockwise_numbers(with
     assert eliminated.laplace(fast) == pytest.approx(blockwise.laplace(slow), rel=1e-12)
     np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-10)
-
-
-def test_the_dense_schur_product_is_kept_for_small_models():
-    design = Design("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", ml.load_dataset("grouseticks"))
-    pirls = PIRLS(design, glmm.poisson_response(design.response(), None, "TICKS"), get_family("poisson"))
-    assert pirls._schur_pairs is None
 
 
 def test_restarts_end_when_one_finds_the_same_optimum(monkeypatch):

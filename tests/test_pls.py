@@ -42,7 +42,7 @@ def test_blocked_factorisation_matches_dense_formulas(formula, sparse, monkeypat
         monkeypatch.setattr("mixedlite.core.pls.DENSE_LIMIT", 0)
     d = simulated_data()
     design = Design(formula, d)
-    pls = lmm.PenalizedLeastSquares(design, d.loc[design.data.index, "y"])
+    pls = lmm.ProfiledLeastSquares(design, d.loc[design.data.index, "y"])
     rng = np.random.default_rng(7)
     for _ in range(3):
         theta = np.abs(design.theta_start) * rng.uniform(0.3, 1.5, len(design.theta_start)) + \
@@ -50,11 +50,11 @@ def test_blocked_factorisation_matches_dense_formulas(formula, sparse, monkeypat
         for REML in (True, False):
             objective, beta, b, cond = dense_reference(pls, design, theta, REML)
             assert pls.objective(theta, REML) == pytest.approx(objective, rel=1e-10)
-            solution = pls.solve(theta, REML)
+            solution = pls.solve_at(theta, REML)
             np.testing.assert_allclose(solution.beta, beta, rtol=1e-8)
             np.testing.assert_allclose(solution.b, b, rtol=1e-7, atol=1e-9)
         start = 0
-        for term, block in zip(design.terms, pls.conditional_variances(theta)):
+        for term, block in zip(design.terms, pls.conditional_variances_at(theta)):
             idx = start + np.arange(term.q).reshape(term.n_levels, term.p)
             np.testing.assert_allclose(block, cond[idx[:, :, None], idx[:, None, :]], rtol=1e-7, atol=1e-10)
             start += term.q
@@ -63,8 +63,8 @@ def test_blocked_factorisation_matches_dense_formulas(formula, sparse, monkeypat
 def test_refit_with_new_response_reuses_structure():
     d = simulated_data()
     design = Design("y ~ x + (x | g) + (1 | h)", d)
-    pls = lmm.PenalizedLeastSquares(design, d.y)
+    pls = lmm.ProfiledLeastSquares(design, d.y)
     y_new = d.y.to_numpy() + np.random.default_rng(3).normal(size=len(d))
     theta = design.theta_start * 0.7
     assert pls.with_response(y_new).objective(theta) == pytest.approx(
-        lmm.PenalizedLeastSquares(design, y_new).objective(theta), rel=1e-12)
+        lmm.ProfiledLeastSquares(design, y_new).objective(theta), rel=1e-12)

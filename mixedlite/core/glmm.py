@@ -245,7 +245,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self.objective = float(objective)
         self._mu, self._eta = state.mu, state.eta
         self._vcov_cache = None
-        self._cond_var = self.pirls.conditional_variances(state)
+        self._cond_var = self.pirls.conditional_variances_at(state)
 
     @property
     def _vcov(self):
@@ -275,8 +275,8 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _rx_vcov(self, state):
         """``(R_X' R_X)^-1``: beta's covariance from the PIRLS factorisation (lme4's ``unsc()``)."""
-        R, qr = self.pirls.factorize_at(state.theta, state.sqrtw, with_beta=True).R, self.pirls.qr
-        return unscaled_vcov(R[qr:, qr:])
+        R, qr, p = self.pirls.factorize_state(state, with_X=True).R, self.pirls.qr, self.pirls.p
+        return unscaled_vcov(np.tril(R[qr: qr + p, qr: qr + p]))
 
     def _hessian_vcov(self, hessian):
         """lme4's default for GLMMs: beta's block of ``2 H^-1``, H the Hessian of the deviance."""

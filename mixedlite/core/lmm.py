@@ -18,7 +18,7 @@ Prior weights (lme4's ``lmer(weights = w)``): observation i has residual varianc
 ``sqrt(w_i)``), and both criteria subtract ``log|W| = sum log w_i``.
 
 The penalized least squares at each theta (a blocked Cholesky factorisation, as
-MixedModels.jl's) is :class:`mixedlite.core.pls.PenalizedLeastSquares`.
+MixedModels.jl's) is :class:`mixedlite.core.pls.ProfiledLeastSquares`.
 """
 import dataclasses
 
@@ -32,7 +32,7 @@ from .diagnostics import (GRADIENT_MESSAGE, MAX_NOBS_FOR_DERIVATIVES, SCALED_GRA
 from .fitting import Criterion, Policies, fit_theta
 from .formula import is_factor
 from .model import MixedModel
-from .pls import PenalizedLeastSquares
+from .pls import ProfiledLeastSquares
 
 CRITERION_ROUNDING = 1e-13  # relative rounding of the criterion (measured at optima: 2e-16 to 1.4e-14)
 FTOL_ABS = 1e-8  # lme4's ftol_abs: a run stops when a step gains less than this or fitting.FTOL_REL relative
@@ -50,7 +50,7 @@ class LinearMixedModel(MixedModel):
     def __init__(self, design, REML=True, pls=None):
         """The model of ``design``, not yet fitted (:meth:`fit`): its cross-products ``pls``."""
         self.design, self.REML = design, bool(REML) and design.X.shape[1] > 0  # p = 0: REML is ML, as lme4
-        self.pls = pls if pls is not None else PenalizedLeastSquares(design, _numeric_response(design))
+        self.pls = pls if pls is not None else ProfiledLeastSquares(design, _numeric_response(design))
         self._Z = self.pls.Z
 
     def fit(self, optimizer="bobyqa", maxeval=100_000, start=None, check_convergence=True, step_fraction=None):
@@ -127,14 +127,14 @@ class LinearMixedModel(MixedModel):
 
     def _set_theta(self, theta, objective):
         self._theta, self.objective = np.asarray(theta, dtype=float), objective
-        solution = self.pls.solve(self._theta, self.REML)
+        solution = self.pls.solve_at(self._theta, self.REML)
         self.beta, self.b, self.u = solution.beta, solution.b, solution.u
         self.sigma, self._vcov, self.RX = solution.sigma, solution.vcov, solution.RX
 
     @property
     def _cond_var(self):
         """Conditional covariances of the random effects, computed when first asked for."""
-        return self._at_theta("cond_var", lambda m: [m.sigma**2 * v for v in m.pls.conditional_variances(m._theta)])
+        return self._at_theta("cond_var", lambda m: [m.sigma**2 * v for v in m.pls.conditional_variances_at(m._theta)])
 
     def loglik(self):
         """The log-likelihood (the REML log-likelihood for REML fits): ``-objective / 2``."""

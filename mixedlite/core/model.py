@@ -38,7 +38,7 @@ and the reason in its error), never ``hasattr``:
 ``is_linear``
     a Gaussian response with the identity link, fitted by penalized least squares: the
     criterion has a closed form in theta and sigma (``model.pls``, a
-    :class:`mixedlite.core.pls.PenalizedLeastSquares`).  Satterthwaite's and Kenward-Roger's
+    :class:`mixedlite.core.pls.ProfiledLeastSquares`).  Satterthwaite's and Kenward-Roger's
     degrees of freedom, lmerTest's tables and ``ranova`` need it; profiles use it.
 ``has_residual_variance``
     sigma is estimated (lme4's "Residual" row of ``VarCorr``, one more parameter in ``df``,
@@ -82,8 +82,8 @@ sigma^2                           residual variance                      ``sigma
 theta (= tau / sigma, scalar)     relative covariance parameters         ``theta``, ``_theta``
 T(theta), Lambda(theta)           one term's factor; all of them         ``term.relative_factor(theta)``,
                                                                          ``_lambda()``
-L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                 ``pls.factorize()`` (L),
-                                                                         ``pirls.factorize_at()`` (G)
+L  (L L' = Lambda'Z'Z Lambda+I)   sparse Cholesky factor                 ``pls.factorize_at()`` (L),
+                                                                         ``pirls.factorize_state()`` (G)
 R_X                               Cholesky factor of the beta part       ``RX`` (L)
 r^2                               penalized residual sum of squares      ``pls.pieces()[2]`` (L)
 log|L|^2, log|R_X|^2              log-determinants in the criteria       ``pls.pieces()[:2]`` (L)

@@ -23,9 +23,9 @@ spherical random effects u out; there is no closed form, so it is approximated.
    deviation ``1 / L_jj``.  As lme4, this deviance is relative to the saturated model (it
    omits ``-2 log p(y | mu = y)``), so its log-likelihood is not comparable with the Laplace one.
 
-Linear algebra: each step is the weighted penalized least squares of :mod:`mixedlite.core.pls`
-(:class:`~mixedlite.core.pls.PenalizedWeightedLS`, reweighted with the working weights), with beta
-among the unknowns in stage 1 only.  An observation-level first term (``(1 | obs)``, one level per
+Linear algebra: each step is the penalized weighted least squares of :mod:`mixedlite.core.pls`
+(:class:`~mixedlite.core.pls.PenalizedLeastSquares`, the one lmer uses), reweighted with the working
+weights and the working response as y, with beta among the unknowns in stage 1 only.  An observation-level first term (``(1 | obs)``, one level per
 row, for overdispersion) is eliminated from PIRLS's steps altogether: the other terms are solved with
 reweighted observations (:class:`PIRLS`).
 """
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .pls import BlockedCholesky, PenalizedWeightedLS, conditional_variances
+from .pls import Factorization, PenalizedLeastSquares
 
 PIRLS_TOL = 1e-7       # lme4's tolPwrss: relative change of the penalized deviance that ends PIRLS
 PIRLS_MAXIT = 60
@@ -47,10 +47,10 @@ class PIRLSError(RuntimeError):
 
 class EliminatedCholesky(NamedTuple):
     """A step's factorisation with the observation-level leading term eliminated (:class:`PIRLS`; built at
-    every step: a named tuple, as :class:`~mixedlite.core.pls.BlockedCholesky`)."""
+    every step: a named tuple, as :class:`~mixedlite.core.pls.Factorization`)."""
     M1: np.ndarray
     """the leading term's diagonal ``1 + W (Z1 Lambda1)^2``, one entry per observation"""
-    reduced: BlockedCholesky
+    reduced: Factorization
     """the other terms' factorisation, with the weights ``W / M1``"""
 
 
@@ -69,13 +69,15 @@ class PIRLSState:
     """the conditional mean ``linkinv(eta)``"""
     sqrtw: np.ndarray
     """the square roots of the last step's working weights"""
+    z: np.ndarray
+    """the last step's working response (minus the offset, and minus X beta when beta is given)"""
     ldL2: float
     """``log|L|^2`` of the last step's factorisation"""
     chol: object
-    """the last step's factorisation (:class:`~mixedlite.core.pls.BlockedCholesky` or :class:`EliminatedCholesky`)"""
+    """the last step's factorisation (:class:`~mixedlite.core.pls.Factorization` or :class:`EliminatedCholesky`)"""
 
 
-class PIRLS(PenalizedWeightedLS):
+class PIRLS(PenalizedLeastSquares):
     """Penalized iteratively reweighted least squares for one model and one response.
 
     ``run(theta, beta)`` finds the conditional modes u (and, when ``beta`` is None, beta
@@ -97,31 +99,32 @@ class PIRLS(PenalizedWeightedLS):
         self.design, self.resp, self.family, self.tol = design, response, family, tol
         self.Z = sp.hstack([self.first.Z(), self.Zr], format="csr")
         self.offset = np.zeros(self.n) if response.offset is None else response.offset
-        self.reduced = (PenalizedWeightedLS(self.rest, self.X)
+        self.reduced = (PenalizedLeastSquares(self.rest, self.X)
                         if self.rest and is_observation_level(self.first) else None)
         self._dev_resid = family.dev_resid_given(response.y, response.wt)
         self._minus_two_loglik = family.minus_two_loglik_given(response.y, response.wt, response.n)
         self.state = None
         self._start = None  # (eta_start, _working there): see _start_working
 
-    def factorize_at(self, theta, sqrtw, with_beta):
-        """The blockwise factorisation at theta for the working weights ``sqrtw**2`` (all terms)."""
-        thetas = self.design.split_theta(np.asarray(theta, dtype=float))
-        return self.factorize(self.lambdas(thetas), sqrtw**2, with_beta)
+    def factorize_state(self, state, with_X):
+        """The blockwise factorisation (all terms) of the state's last step: its theta, working weights and
+        working response; X's columns ``with_X``."""
+        lam = self.lambdas(self.design.split_theta(state.theta))
+        return self.factorize(lam, self.reweight(state.sqrtw**2, state.z, with_X), zero_residual=True)
 
     def _weighted_step(self, lam, lam_r, w, z, base, with_beta):
         """One step's penalized weighted least squares: ``(u, beta, eta, factorisation)``, eta the new linear
         predictor ``base + [X beta] + Z Lambda u`` (``base``: the offset, plus X beta when beta is given);
         ``lam_r``: the :meth:`lambdas` of the other terms when the observation-level term is eliminated."""
         if self.reduced is None:
-            f = self.factorize(lam, w, with_beta)
-            u, beta = self.solve(f, w * z)
+            f = self.factorize(lam, self.reweight(w, z, with_beta), zero_residual=True)
+            u, beta = self.solve(f)
             return u, beta, self.linear_predictor(lam, u, base + self.X @ beta if with_beta else base), f
-        r1 = lam.ZL1[:, 0]                                      # Z1 Lambda1, one entry per observation
+        r1 = self.first.rows[:, 0] * lam.T1[0, 0]               # Z1 Lambda1, one entry per observation
         M1 = w * r1 * r1 + 1
         w_r = w / M1
-        f = self.reduced.factorize(lam_r, w_r, with_beta)
-        u_r, beta = self.reduced.solve(f, w_r * z)
+        f = self.reduced.factorize(lam_r, self.reduced.reweight(w_r, z, with_beta), zero_residual=True)
+        u_r, beta = self.reduced.solve(f)
         fitted = self.reduced.linear_predictor(lam_r, u_r, self.X @ beta if with_beta else 0.0)
         u1 = np.empty(self.q1)
         u1[self.codes1] = r1 * w * (z - fitted) / M1
@@ -202,8 +205,8 @@ class PIRLS(PenalizedWeightedLS):
             sqrtw, w, residual = self._working(mu, mu_eta)
         if not converged:
             raise PIRLSError(f"PIRLS did not converge in {PIRLS_MAXIT} iterations")
-        self.state = PIRLSState(theta=theta, u=u, beta=beta, eta=eta, mu=mu, sqrtw=sqrtw, ldL2=self._log_det(f),
-                                chol=f)
+        self.state = PIRLSState(theta=theta, u=u, beta=beta, eta=eta, mu=mu, sqrtw=sqrtw, z=z,
+                                ldL2=self._log_det(f), chol=f)
         return self.state
 
     # ------------------------------------------------------------ deviances
@@ -237,11 +240,10 @@ class PIRLS(PenalizedWeightedLS):
                 mult += w * np.exp(-0.5 * (next(at_nodes) - devc0) + z**2 / 2)
         return devc0.sum() + state.ldL2 - 2 * np.log(mult).sum()
 
-    def conditional_variances(self, state):
-        """:func:`~mixedlite.core.pls.conditional_variances` at the state's theta and working weights
-        (lme4's condVar)."""
-        f = self.factorize_at(state.theta, state.sqrtw, with_beta=False)
-        return conditional_variances(f.lam.T1, f.L1, f.E, f.R, f.lam.Lr, self.rest)
+    def conditional_variances_at(self, state):
+        """:meth:`~mixedlite.core.pls.PenalizedLeastSquares.conditional_variances` at the state's theta and
+        working weights (lme4's condVar)."""
+        return self.conditional_variances(self.factorize_state(state, with_X=False))
 
 
 def is_observation_level(term):

@@ -161,15 +161,6 @@ class RandomEffectsTerm:
         return sp.csc_matrix((self.rows.ravel(), (np.repeat(np.arange(n), self.p), columns.ravel())),
                              shape=(n, self.q))
 
-    def level_crossproducts(self, weights=None):
-        """``Z_j' W Z_j`` for every level j (W = diag(weights), the identity without), shape (levels, p, p)."""
-        products = self.rows[:, :, None] * self.rows[:, None, :]
-        if weights is not None:
-            products *= weights[:, None, None]
-        out = np.zeros((self.n_levels, self.p, self.p))
-        np.add.at(out, self.codes, products)
-        return out
-
 
 def _cholesky_psd(C):
     """Lower Cholesky factor of a correlation matrix, tolerating singular (|cor| = 1) matrices."""

@@ -31,7 +31,7 @@ from scipy import optimize, stats
 
 from ..core.diagnostics import ConvergenceWarning
 from ..core.optimize import minimize
-from ..core.pls import PenalizedLeastSquares
+from ..core.pls import ProfiledLeastSquares
 
 LOWER_DEVIANCE_TOL = 1e-4   # a profile deviance this far below the fit's is a fit that stopped short
 
@@ -98,7 +98,7 @@ class Profile:
         """zeta as a function of fixed effect j: ML refit with ``x_j beta_j`` as an offset."""
         design = copy.copy(self.design)
         design.X = self.design.X.drop(columns=self.design.X.columns[j])
-        reduced = PenalizedLeastSquares(design, self.pls.y)
+        reduced = ProfiledLeastSquares(design, self.pls.y)
         xj = self.design.X.iloc[:, j].to_numpy(dtype=float)
         state = {"start": self.model._theta.copy()}
         lower = self.design.theta_lower
