@@ -244,8 +244,15 @@ class GeneralizedLinearMixedModel(MixedModel):
         self.b = self._lambda() @ self.u
         self.objective = float(objective)
         self._mu, self._eta = state.mu, state.eta
-        self._vcov_cache = None
-        self._cond_var = self.pirls.conditional_variances_at(state)
+        self._vcov_cache = self._cond_var_cache = None
+
+    @property
+    def _cond_var(self):
+        """Conditional covariances of the random effects at the fit's last PIRLS step (lme4's condVar),
+        computed when first asked for."""
+        if self._cond_var_cache is None:
+            self._cond_var_cache = self.pirls.conditional_variances_at(self._state)
+        return self._cond_var_cache
 
     @property
     def _vcov(self):
