@@ -57,6 +57,8 @@ from scipy import optimize
 from .design import prior_weights
 from .families import get_family
 
+ROUNDING = 1e-13  # relative rounding of a penalized deviance (a sum over observations): PIRLS steps below it are noise
+
 # ---------------------------------------------------------------- the model's matrices
 
 
@@ -240,7 +242,9 @@ def pirls(X, Z, Lambda, y, beta, family, wt=None, n_trials=None, offset=None, to
             step = step / 2
             new = penalized_deviance(u + step)
         if new > old:
-            raise RuntimeError("PIRLS step halving failed to reduce the penalized deviance")
+            if new - old > ROUNDING * abs(new):
+                raise RuntimeError("PIRLS step halving failed to reduce the penalized deviance")
+            break                                                            # u is the mode to rounding
         u = u + step
         if abs(old - new) < tol * abs(new):
             break
