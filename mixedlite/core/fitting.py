@@ -270,7 +270,8 @@ class ThetaSearch:
             mirror = self._lowest_turned_start(x, fx, k)
         if mirror is None:
             return x, fx
-        retry = self.run(np.r_[mirror, x[k:]], self.policies.restart_optimizer or c.optimizer, self.policies.restart_step)
+        p = self.policies
+        retry = self.run(np.r_[mirror, x[k:]], p.restart_optimizer or c.optimizer, p.restart_step)
         return self.refine(retry.x, retry.fun) if self._keep(retry, fx) else (x, fx)
 
     def _lowest_turned_start(self, x, fx, k):

@@ -455,8 +455,9 @@ def model_matrix(text, data, contrasts=None, state=None):
     A factor in a term is coded by contrasts when the term without that factor is also in
     the model (the empty term always counts as present); otherwise it gets one indicator
     column per level, as R does.  Without an intercept, R codes the first factor of the first
-    term that has one by indicators (``school * class - 1``: every school, class contrasts).  Contrasts are treatment (polynomial for ordered factors)
-    unless ``contrasts`` (a dict ``{"recipe": "sum"}``, lme4's ``contrasts=``) says otherwise.
+    term that has one by indicators (``school * class - 1``: every school, class contrasts).
+    Contrasts are treatment (polynomial for ordered factors) unless ``contrasts`` (a dict
+    ``{"recipe": "sum"}``, lme4's ``contrasts=``) says otherwise.
     ``state`` (a dict) receives the factor levels and transform parameters learnt from
     ``data``, or, when given already filled, codes new data as the fitted data were.
     Returns a DataFrame with R-style column names.

@@ -25,9 +25,9 @@ spherical random effects u out; there is no closed form, so it is approximated.
 
 Linear algebra: each step is the penalized weighted least squares of :mod:`mixedlite.core.pls`
 (:class:`~mixedlite.core.pls.PenalizedLeastSquares`, the one lmer uses), reweighted with the working
-weights and the working response as y, with beta among the unknowns in stage 1 only.  An observation-level first term (``(1 | obs)``, one level per
-row, for overdispersion) is eliminated from PIRLS's steps altogether: the other terms are solved with
-reweighted observations (:class:`PIRLS`).
+weights and the working response as y, with beta among the unknowns in stage 1 only.  An
+observation-level first term (``(1 | obs)``, one level per row, for overdispersion) is eliminated from
+PIRLS's steps altogether: the other terms are solved with reweighted observations (:class:`PIRLS`).
 """
 from dataclasses import dataclass
 from typing import NamedTuple
