@@ -20,8 +20,8 @@ its GLMM reweighting the LMM's cross-products (``reweight!``).  So does this mod
    MixedModels.jl does.  The term with most levels comes first; its block
    ``M1 = T1' (Z1j' W Z1j) T1 + I`` is block diagonal (one p1 x p1 block ``L1 L1'`` per level) and is
    factored level by level.  The other terms, X and y form one small dense Schur complement
-   ``S = Lambda_W' (W'W - W'Z1 G Z1'W) Lambda_W + diag(I, 0)``, with ``W = [Z_rest, X, y]`` (weighted)
-   and ``G = T1 M1^-1 T1'`` per level, whose Cholesky factor R holds the other terms' part of L, R_X
+   ``S = Lambda_V' (V'WV - V'WZ1 G Z1'WV) Lambda_V + diag(I, 0)``, with ``V = [Z_rest, X, y]`` and
+   ``G = T1 M1^-1 T1'`` per level, whose Cholesky factor R holds the other terms' part of L, R_X
    and, in its last row, the solution: its last diagonal element is r.
    So ``log|L|^2 = sum log|L1|^2 + log|R_rr|^2`` (:func:`log_det_L`).
 3. :meth:`PenalizedLeastSquares.solve` reads ``u_rest`` and beta off R's last row and the leading
@@ -47,7 +47,7 @@ import scipy.sparse as sp
 from .design import prior_weights
 from .terms import lambda_matrix
 
-DENSE_LIMIT = 2_000_000  # W'Z1 is kept dense below this many entries, else its sandwich is a SandwichMap
+DENSE_LIMIT = 2_000_000  # V'WZ1 is kept dense below this many entries, else its sandwich is a SandwichMap
 
 
 def rest_lambda(rest, thetas):
@@ -111,14 +111,14 @@ class Lambdas(NamedTuple):
 
 
 class CrossProducts(NamedTuple):
-    """The weighted cross-products of :meth:`PenalizedLeastSquares.reweight`, ``W = [Z_rest, X, y]`` (X only
-    ``with_X``), every row times ``sqrt(w_i)``; a named tuple (PIRLS builds one at every step)."""
+    """The weighted cross-products of :meth:`PenalizedLeastSquares.reweight`, ``V = [Z_rest, X, y]`` (X only
+    ``with_X``), W the diagonal of weights; a named tuple (PIRLS builds one at every step)."""
     C1: np.ndarray
     """``Z1j' W Z1j`` for every level j of the leading term (levels, p1, p1)"""
     B: object
-    """``W' Z1`` (m, q1): dense, or sparse when larger than ``DENSE_LIMIT``"""
+    """``V' W Z1`` (m, q1): dense, or sparse when larger than ``DENSE_LIMIT``"""
     A: np.ndarray
-    """``W' W`` (m, m)"""
+    """``V' W V`` (m, m)"""
     sandwich: object
     """the :class:`SandwichMap` of a sparse B, else None"""
 
@@ -188,7 +188,7 @@ class PenalizedLeastSquares:
     def reweight(self, w, y, with_X=True):
         """:class:`CrossProducts` of ``[Z1, Z_rest, X, y]`` for the weights w (X's columns only ``with_X``).
 
-        ``C1``: per level of the leading term; ``B = W'Z1``; ``A = W'W``, ``W = [Z_rest, X, y]``."""
+        ``C1``: per level of the leading term; ``B = V'WZ1``; ``A = V'WV``, ``V = [Z_rest, X, y]``."""
         first, p1, levels, qr = self.first, self.p1, self.first.n_levels, self.qr
         rows1, codes1 = first.rows, self.codes1
         V = np.column_stack([self.X, y]) if with_X else np.asarray(y, dtype=float)[:, None]
@@ -264,8 +264,8 @@ class PenalizedLeastSquares:
         return Factorization(lam, products, L1, R)
 
     def _sandwich(self, products, H):
-        """``W'Z1 G Z1'W`` for the block-diagonal ``G = T1 M1^-1 T1' = H H'`` given by H as (levels, p, p): the
-        product ``F F'`` of ``F = W'Z1 H`` (BLAS's symmetric rank-k update), or the :class:`SandwichMap`'s
+        """``V'WZ1 G Z1'WV`` for the block-diagonal ``G = T1 M1^-1 T1' = H H'`` given by H as (levels, p, p): the
+        product ``F F'`` of ``F = V'WZ1 H`` (BLAS's symmetric rank-k update), or the :class:`SandwichMap`'s
         lower triangle."""
         if products.sandwich is not None:
             return products.sandwich(H @ H.transpose(0, 2, 1))
@@ -277,7 +277,7 @@ class PenalizedLeastSquares:
         return F @ F.T
 
     def _scale(self, Lr, A):
-        """``Lambda_W' A Lambda_W`` for the symmetric A given by its lower triangle (Lambda_W: Lr, then ones
+        """``Lambda_V' A Lambda_V`` for the symmetric A given by its lower triangle (Lambda_V: Lr, then ones
         for X and y).  A row and column scaling when all terms are scalar; a sparse product otherwise."""
         if self._scalar_rest:
             s = self._scaling(Lr, len(A))
@@ -290,7 +290,7 @@ class PenalizedLeastSquares:
         return Lam.T @ (Lam.T @ A).T
 
     def _scaling(self, Lr, m):
-        """The diagonal of ``Lambda_W`` when all other terms are scalar: theta per level, then ones (X, y)."""
+        """The diagonal of ``Lambda_V`` when all other terms are scalar: theta per level, then ones (X, y)."""
         scaling = np.ones(m)
         scaling[:self.qr] = Lr
         return scaling
@@ -398,7 +398,7 @@ class ProfiledLeastSquares(PenalizedLeastSquares):
         return beta_ls, y - self.X @ beta_ls
 
     def with_response(self, y):
-        """A copy for a new response: the cross-products formed again (W' Z1 and W'W change in y's row)."""
+        """A copy for a new response: the cross-products formed again (V'WZ1 and V'WV change in y's row)."""
         new = copy.copy(self)
         new.y = np.asarray(y, dtype=float)
         new.beta_ls, y_ls = self._least_squares_split(new.y)
@@ -473,7 +473,7 @@ class SandwichMap:
     the entries of G with coefficients fixed by B.  Precomputing those coefficients (for the
     lower triangle) turns each evaluation into one product ``P @ G.ravel()``.
 
-    Given the symmetric ``C`` (lmer's ``W'W``), :meth:`schur` forms ``D (C - B G B') D + diag(d)``
+    Given the symmetric ``C`` (``V'WV``), :meth:`schur` forms ``D (C - B G B') D + diag(d)``
     (D diagonal) on the entries of the lower triangle where C or ``B G B'`` can be nonzero (InstEval:
     22%), straight into LAPACK's column-major layout: no pass over the whole matrix but its zeroing.
     """
