@@ -134,11 +134,11 @@ class Policies:
     ``derivatives``: take lme4's finite-difference gradient and Hessian at the optimum (the checks, the
     Newton polish and the gradient restarts need them).  ``gradient_fails(x, g, H)``: the gradient check
     that refreshes the gradient in the polish; ``restart_fails(x, g, H)``, after the polish: the one
-    that brings a restart (by default the same).  ``restart_optimizer``: the optimiser of the gradient
-    and mirror restarts (None: the criterion's own).  ``same_optimum``: a restart that lowers the
+    that brings a restart (by default the same).  ``restart_optimizer``: the optimiser of the gradient,
+    mirror and saddle restarts (None: the criterion's own).  ``same_optimum``: a restart that lowers the
     criterion by less ends the restarts.  ``rounding``: the relative rounding error of the criterion
-    (:func:`mixedlite.core.optimize.newton_polish`).  ``restart_step``: the gradient restarts' first steps,
-    as :func:`fit_theta`'s ``step_fraction`` (None: NLopt's).
+    (:func:`mixedlite.core.optimize.newton_polish`).  ``restart_step``: the gradient and mirror restarts'
+    first steps, as :func:`fit_theta`'s ``step_fraction`` (None: NLopt's).
     """
 
     restart_edge: bool = False
@@ -258,7 +258,7 @@ class ThetaSearch:
 
     def leave_the_boundary(self, x, fx):
         """The mirror restart: a fresh run from the mirror image of a singular optimum."""
-        c = self.criterion
+        c, p = self.criterion, self.policies
         k = len(x) if c.n_theta is None else c.n_theta
         gradient = self.gradient
         if gradient is None:  # no derivatives taken: the gradient, where a column of T could turn
@@ -266,11 +266,10 @@ class ThetaSearch:
                 return x, fx
             gradient = central_gradient(c.fun, x)
         mirror = mirrored_theta(x[:k], gradient[:k], c.lower[:k])
-        if mirror is None and self.policies.turn:
+        if mirror is None and p.turn:
             mirror = self._lowest_turned_start(x, fx, k)
         if mirror is None:
             return x, fx
-        p = self.policies
         retry = self.run(np.r_[mirror, x[k:]], p.restart_optimizer or c.optimizer, p.restart_step)
         return self.refine(retry.x, retry.fun) if self._keep(retry, fx) else (x, fx)
 
